@@ -1,0 +1,261 @@
+"""Writes: book, cancel, reschedule. Each is one transaction that re-checks the rules.
+
+The code serialises bookings per practitioner (a row lock on PostgreSQL, IMMEDIATE
+transactions on SQLite) and re-runs the slot engine before it writes. Under that, the
+database is the last line: PostgreSQL's exclusion constraint refuses any two live
+sessions of one practitioner whose blocked spans overlap, and such a refusal becomes
+SlotUnavailable.
+"""
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import IntegrityError, transaction
+
+from scheduler.exceptions import BookingNotChangeable, IdempotencyKeyReused, SlotUnavailable
+from scheduler.models import AppointmentType, Booking, Practitioner, Session
+from scheduler.selectors import slot_inputs
+from scheduler.slots import blocked_span, find_slot
+from scheduler.types import Slot, SlotRules
+
+EXCLUSION_VIOLATION = "23P01"  # PostgreSQL SQLSTATE of an EXCLUDE constraint refusal
+
+
+@dataclass(frozen=True)
+class ClientDetails:
+    name: str
+    email: str
+    phone: str = ""
+    notes: str = ""
+    language: str = Booking.Language.DUTCH
+
+
+@dataclass(frozen=True)
+class BookingResult:
+    booking: Booking
+    # The raw manage token exists only in the response to the request that created it.
+    manage_token: str | None
+    replayed: bool = False
+
+
+def manage_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def booking_by_manage_token(token: str) -> Booking | None:
+    """The booking a manage token opens, or None. The token is compared by its hash only."""
+    digest = manage_token_hash(token)
+    booking = Booking.objects.filter(manage_token_hash=digest).first()
+    if booking is None or not hmac.compare_digest(booking.manage_token_hash, digest):
+        return None
+    return booking
+
+
+def booking_create(
+    *,
+    appointment_type: AppointmentType,
+    start: datetime,
+    client: ClientDetails,
+    now: datetime,
+    idempotency_key: str | None = None,
+) -> BookingResult:
+    """Book every session of the slot starting at `start`, or none of them.
+
+    Raises SlotUnavailable if the slot is not offered right now, IdempotencyKeyReused if
+    the key came with another request, and ValidationError for bad client details.
+    """
+    fingerprint = _request_fingerprint(appointment_type.pk, start, client)
+    try:
+        with transaction.atomic():
+            _lock_practitioner(appointment_type.practitioner_id)
+            if idempotency_key:
+                earlier = Booking.objects.filter(idempotency_key=idempotency_key).first()
+                if earlier is not None:
+                    return _replay(earlier, fingerprint)
+            if not AppointmentType.objects.filter(pk=appointment_type.pk, active=True).exists():
+                raise SlotUnavailable("This appointment type cannot be booked.")
+            slot, rules = _offered_slot(appointment_type, start, now)
+            token = secrets.token_urlsafe(32)
+            booking = Booking(
+                practitioner_id=appointment_type.practitioner_id,
+                appointment_type=appointment_type,
+                client_name=client.name,
+                client_email=client.email,
+                client_phone=client.phone,
+                notes=client.notes,
+                language=client.language,
+                manage_token_hash=manage_token_hash(token),
+                idempotency_key=idempotency_key or None,
+                request_fingerprint=fingerprint,
+                created_at=now,
+                updated_at=now,
+            )
+            booking.full_clean()
+            booking.save()
+            _write_sessions(booking, slot, rules, now)
+    except IntegrityError as exc:
+        if idempotency_key:
+            earlier = Booking.objects.filter(idempotency_key=idempotency_key).first()
+            if earlier is not None:
+                return _replay(earlier, fingerprint)
+        _raise_if_overlap(exc)
+        raise
+    return BookingResult(booking=booking, manage_token=token)
+
+
+def booking_cancel(*, booking: Booking, now: datetime) -> Booking:
+    """Cancel the booking and free at once every session that has not started yet.
+
+    Cancelling a cancelled booking changes nothing. Sessions already started stay as
+    they are: they took place.
+    """
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        if booking.status == Booking.Status.CANCELLED:
+            return booking
+        upcoming = list(
+            booking.sessions.filter(start__gt=now).exclude(status=Session.Status.CANCELLED)
+        )
+        if not upcoming:
+            raise BookingNotChangeable("This booking has already taken place.")
+        for session in upcoming:
+            session.status = Session.Status.CANCELLED
+            session.sequence += 1
+            session.updated_at = now
+        Session.objects.bulk_update(upcoming, ["status", "sequence", "updated_at"])
+        booking.status = Booking.Status.CANCELLED
+        booking.cancelled_at = now
+        booking.updated_at = now
+        booking.save(update_fields=["status", "cancelled_at", "updated_at"])
+    return booking
+
+
+def booking_reschedule(*, booking: Booking, start: datetime, now: datetime) -> Booking:
+    """Move every session of the booking to the slot starting at `start`.
+
+    Atomic: the old time is given up only when the new time is taken. The booking's own
+    sessions do not count as busy, so a booking can move by less than its length.
+    """
+    try:
+        with transaction.atomic():
+            _lock_practitioner(booking.practitioner_id)
+            booking = Booking.objects.select_related("appointment_type").get(pk=booking.pk)
+            if booking.status != Booking.Status.CONFIRMED:
+                raise BookingNotChangeable("A cancelled booking cannot be moved.")
+            sessions = list(booking.sessions.order_by("position"))
+            if sessions[0].start <= now:
+                raise BookingNotChangeable("This booking has already started.")
+            slot, rules = _offered_slot(
+                booking.appointment_type, start, now, exclude_booking=booking
+            )
+            if len(slot.sessions) != len(sessions):
+                raise BookingNotChangeable(
+                    "The appointment type has changed; please make a new booking."
+                )
+            if [(s.start, s.end) for s in sessions] == [(n.start, n.end) for n in slot.sessions]:
+                return booking
+            # Free the old rows first so that, inside this transaction, a moved session
+            # never collides with an old one of the same booking.
+            Session.objects.filter(booking=booking).update(status=Session.Status.CANCELLED)
+            for session, new in zip(sessions, slot.sessions, strict=True):
+                blocked = blocked_span(rules, new)
+                session.start, session.end = new.start, new.end
+                session.blocked_start, session.blocked_end = blocked.start, blocked.end
+                session.status = Session.Status.CONFIRMED
+                session.sequence += 1
+                session.updated_at = now
+                session.full_clean()
+            Session.objects.bulk_update(
+                sessions,
+                [
+                    "start",
+                    "end",
+                    "blocked_start",
+                    "blocked_end",
+                    "status",
+                    "sequence",
+                    "updated_at",
+                ],
+            )
+            booking.updated_at = now
+            booking.save(update_fields=["updated_at"])
+    except IntegrityError as exc:
+        _raise_if_overlap(exc)
+        raise
+    return booking
+
+
+def _lock_practitioner(practitioner_id: int) -> None:
+    # Serialises writes for one practitioner, so the re-check below sees every earlier
+    # booking. (SQLite needs no lock: its IMMEDIATE transactions already serialise.)
+    Practitioner.objects.select_for_update().filter(pk=practitioner_id).values_list("pk").get()
+
+
+def _offered_slot(
+    appointment_type: AppointmentType,
+    start: datetime,
+    now: datetime,
+    exclude_booking: Booking | None = None,
+) -> tuple[Slot, SlotRules]:
+    """The slot at `start` as offered now, with the rules it was offered under."""
+    day = start.astimezone(appointment_type.practitioner.zone).date()
+    inputs = slot_inputs(
+        appointment_type=appointment_type,
+        start=day,
+        end=day,
+        exclude_booking_id=exclude_booking.pk if exclude_booking else None,
+    )
+    slot = find_slot(inputs, now=now, start=start)
+    if slot is None:
+        raise SlotUnavailable()
+    return slot, inputs.rules
+
+
+def _write_sessions(booking: Booking, slot: Slot, rules: SlotRules, now: datetime) -> None:
+    rows = []
+    for position, interval in enumerate(slot.sessions):
+        blocked = blocked_span(rules, interval)
+        rows.append(
+            Session(
+                booking=booking,
+                practitioner_id=booking.practitioner_id,
+                position=position,
+                start=interval.start,
+                end=interval.end,
+                blocked_start=blocked.start,
+                blocked_end=blocked.end,
+                updated_at=now,
+            )
+        )
+    Session.objects.bulk_create(rows)
+
+
+def _replay(earlier: Booking, fingerprint: str) -> BookingResult:
+    if not hmac.compare_digest(earlier.request_fingerprint, fingerprint):
+        raise IdempotencyKeyReused()
+    return BookingResult(booking=earlier, manage_token=None, replayed=True)
+
+
+def _raise_if_overlap(exc: IntegrityError) -> None:
+    if getattr(exc.__cause__, "sqlstate", None) == EXCLUSION_VIOLATION:
+        raise SlotUnavailable() from exc
+
+
+def _request_fingerprint(appointment_type_id: int, start: datetime, client: ClientDetails) -> str:
+    canonical = json.dumps(
+        {
+            "appointment_type": appointment_type_id,
+            "start": start.astimezone(UTC).isoformat(),
+            "name": client.name,
+            "email": client.email,
+            "phone": client.phone,
+            "notes": client.notes,
+            "language": client.language,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

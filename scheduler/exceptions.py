@@ -1,0 +1,29 @@
+"""The scheduling error family. Each carries the code and HTTP status the API renders."""
+
+
+class SchedulingError(Exception):
+    code = "scheduling_error"
+    status_code = 400
+    default_detail = "The request cannot be scheduled."
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.default_detail
+        super().__init__(self.detail)
+
+
+class SlotUnavailable(SchedulingError):
+    code = "slot_unavailable"
+    status_code = 409
+    default_detail = "This time is no longer available."
+
+
+class BookingNotChangeable(SchedulingError):
+    code = "booking_not_changeable"
+    status_code = 409
+    default_detail = "This booking can no longer be changed."
+
+
+class IdempotencyKeyReused(SchedulingError):
+    code = "idempotency_key_reused"
+    status_code = 422
+    default_detail = "This Idempotency-Key was already used with a different request."

@@ -1,0 +1,118 @@
+from datetime import time, timedelta
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from scheduler.booking import ClientDetails, booking_create
+from scheduler.models import DateOverride, Practitioner
+from scheduler.practice import appointment_type_create, practitioner_create, weekly_rules_replace
+from scheduler.selectors import slot_inputs
+from scheduler.slots import available_slots
+
+USERNAME = "praktijk"
+PASSWORD = "demo-praktijk-2026"  # noqa: S105 - a published demo login, never for production
+SLUG = "praktijk-de-linde"
+
+DEMO_CLIENTS = [
+    ClientDetails(name="Sanne Jansen", email="sanne@example.nl", phone="+31 6 1234 5678"),
+    ClientDetails(name="Pieter Bakker", email="pieter@example.nl", language="nl"),
+    ClientDetails(name="Emma Smith", email="emma@example.com", language="en", notes="Back pain"),
+]
+
+
+class Command(BaseCommand):
+    help = "Load a demo practice (safe to run again) and print where to look."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--base-url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args, **options):
+        practitioner = Practitioner.objects.filter(slug=SLUG).first()
+        token = None
+        if practitioner is None:
+            practitioner, token = self._create_practice()
+        else:
+            self.stdout.write(f"Demo practice {practitioner.name!r} already loaded.")
+        base = options["base_url"].rstrip("/")
+        types = ", ".join(
+            f"{t.name} (id {t.pk})" for t in practitioner.appointment_types.order_by("pk")
+        )
+        self.stdout.write(
+            "\n".join(
+                [
+                    f"Practitioner: {practitioner.name} ({practitioner.slug}, "
+                    f"{practitioner.timezone})",
+                    f"Appointment types: {types}",
+                    f"Bookings: {practitioner.bookings.count()}",
+                    f"Admin: {base}/admin/  login {USERNAME} / {PASSWORD}",
+                ]
+            )
+        )
+        if token:
+            self.stdout.write(f"API token: {token}")
+
+    def _create_practice(self):
+        practitioner, token = practitioner_create(
+            username=USERNAME,
+            password=PASSWORD,
+            name="Praktijk De Linde",
+            timezone="Europe/Amsterdam",
+            slug=SLUG,
+            email="praktijk@example.nl",
+        )
+        # The demo login also opens the admin, which is the practitioner's desk for now.
+        practitioner.user.is_staff = practitioner.user.is_superuser = True
+        practitioner.user.save(update_fields=["is_staff", "is_superuser"])
+        weekly_rules_replace(
+            practitioner=practitioner,
+            rules=[
+                (day, start, end)
+                for day in range(5)
+                for start, end in ((time(9), time(12, 30)), (time(13, 30), time(17)))
+            ],
+        )
+        intake = appointment_type_create(
+            practitioner=practitioner,
+            name="Nieuwe cliënt: eerste reeks (3 behandelingen)",
+            slug="eerste-reeks",
+            duration_minutes=60,
+            slot_step_minutes=30,
+            buffer_after_minutes=15,
+            min_notice_minutes=12 * 60,
+            max_days_ahead=90,
+            sessions=[
+                {"offset_days": 0, "duration_minutes": 60},
+                {"offset_days": 3, "duration_minutes": 30},
+                {"offset_days": 10, "duration_minutes": 30},
+            ],
+        )
+        follow_up = appointment_type_create(
+            practitioner=practitioner,
+            name="Vervolgbehandeling",
+            slug="vervolg",
+            duration_minutes=30,
+            buffer_after_minutes=10,
+            min_notice_minutes=2 * 60,
+            max_days_ahead=90,
+        )
+        now = timezone.now()
+        today = timezone.localdate(now, timezone=practitioner.zone)
+        DateOverride.objects.create(practitioner=practitioner, date=today + timedelta(days=16))
+        self._book_some(intake, follow_up, now, today)
+        return practitioner, token
+
+    def _book_some(self, intake, follow_up, now, today):
+        plan = [(intake, 2, 0), (follow_up, 1, 3), (follow_up, 5, 6)]
+        for client, (appointment_type, days_ahead, nth) in zip(DEMO_CLIENTS, plan, strict=True):
+            first = today + timedelta(days=days_ahead)
+            inputs = slot_inputs(
+                appointment_type=appointment_type, start=first, end=first + timedelta(days=7)
+            )
+            slots = available_slots(inputs, now=now, start=first, end=first + timedelta(days=7))
+            if len(slots) > nth:
+                booking_create(
+                    appointment_type=appointment_type,
+                    start=slots[nth].start,
+                    client=client,
+                    now=now,
+                )

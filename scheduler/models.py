@@ -1,0 +1,270 @@
+"""The scheduling domain: who works when, what can be booked, and what is booked.
+
+Instants are stored in UTC. Wall-clock rules (weekly hours, overrides) are times of day
+that mean something only in the practitioner's IANA zone.
+"""
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+MAX_SESSION_MINUTES = 8 * 60
+MAX_BUFFER_MINUTES = 4 * 60
+MAX_NOTICE_MINUTES = 60 * 24 * 90
+MAX_DAYS_AHEAD = 730
+MAX_SERIES_SESSIONS = 12
+MAX_SERIES_OFFSET_DAYS = 365
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"Unknown time zone: {value!r}") from exc
+
+
+class Practitioner(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="practitioner"
+    )
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    timezone = models.CharField(
+        max_length=64, default=settings.DEFAULT_TIMEZONE, validators=[validate_timezone]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class WeeklyRule(models.Model):
+    """One range of working hours on a weekday (0 = Monday); a day may have several."""
+
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.CASCADE, related_name="weekly_rules"
+    )
+    weekday = models.PositiveSmallIntegerField(validators=[MaxValueValidator(6)])
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["practitioner", "weekday", "start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start__lt=F("end")), name="weekly_rule_start_before_end"
+            ),
+            models.CheckConstraint(condition=Q(weekday__lte=6), name="weekly_rule_weekday_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.weekday} {self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class DateOverride(models.Model):
+    """A date whose hours differ from the weekly rules: no ranges means closed."""
+
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.CASCADE, related_name="date_overrides"
+    )
+    date = models.DateField()
+
+    class Meta:
+        ordering = ["practitioner", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["practitioner", "date"], name="one_override_per_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date}"
+
+
+class DateOverrideRange(models.Model):
+    override = models.ForeignKey(DateOverride, on_delete=models.CASCADE, related_name="ranges")
+    start = models.TimeField()
+    end = models.TimeField()
+
+    class Meta:
+        ordering = ["override", "start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start__lt=F("end")), name="override_range_start_before_end"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+class AppointmentType(models.Model):
+    """What can be booked. With `sessions` set it is a series booked all or none."""
+
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.CASCADE, related_name="appointment_types"
+    )
+    name = models.CharField(max_length=200)
+    slug = models.SlugField()
+    duration_minutes = models.PositiveIntegerField(
+        validators=[MinValueValidator(5), MaxValueValidator(MAX_SESSION_MINUTES)]
+    )
+    buffer_before_minutes = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_BUFFER_MINUTES)]
+    )
+    buffer_after_minutes = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_BUFFER_MINUTES)]
+    )
+    # Null means "one duration": slots start every duration_minutes.
+    slot_step_minutes = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(5), MaxValueValidator(24 * 60)]
+    )
+    min_notice_minutes = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_NOTICE_MINUTES)]
+    )
+    max_days_ahead = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(1), MaxValueValidator(MAX_DAYS_AHEAD)]
+    )
+    # [{"offset_days": 0, "duration_minutes": 60}, {"offset_days": 3, ...}] or null.
+    sessions = models.JSONField(null=True, blank=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["practitioner", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["practitioner", "slug"], name="unique_type_slug"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from scheduler.types import series_from_json
+
+        if self.sessions is not None:
+            series_from_json(self.sessions)
+
+    @property
+    def step_minutes(self) -> int:
+        return self.slot_step_minutes or self.duration_minutes
+
+
+class Booking(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed"
+        CANCELLED = "cancelled"
+
+    class Language(models.TextChoices):
+        DUTCH = "nl", "Nederlands"
+        ENGLISH = "en", "English"
+
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.PROTECT, related_name="bookings"
+    )
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.PROTECT, related_name="bookings"
+    )
+    client_name = models.CharField(max_length=200)
+    client_email = models.EmailField(max_length=254)
+    client_phone = models.CharField(max_length=40, blank=True)
+    notes = models.TextField(blank=True, max_length=2000)
+    language = models.CharField(max_length=2, choices=Language.choices, default=Language.DUTCH)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONFIRMED)
+    # sha256 of the client's manage token; the token itself is never stored.
+    manage_token_hash = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # sha256 of the canonical request, to tell a replay from a reuse of the key.
+    request_fingerprint = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["practitioner", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Booking {self.pk} ({self.status})"
+
+
+class Session(models.Model):
+    """One booked appointment in time. `blocked_*` include the type's buffers.
+
+    On PostgreSQL an exclusion constraint (see migration 0002) forbids two live sessions
+    of one practitioner whose blocked ranges overlap.
+    """
+
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed"
+        CANCELLED = "cancelled"
+
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="sessions")
+    # Copied from the booking so that the exclusion constraint can see it.
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.PROTECT, related_name="sessions"
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    blocked_start = models.DateTimeField()
+    blocked_end = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONFIRMED)
+    # Grows on every change; calendar feeds and invitations carry it as SEQUENCE.
+    sequence = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [
+            models.Index(fields=["practitioner", "blocked_end"], name="session_practitioner_end"),
+            models.Index(fields=["practitioner", "start"], name="session_practitioner_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start__lt=F("end")), name="session_start_before_end"
+            ),
+            models.CheckConstraint(
+                condition=Q(blocked_start__lte=F("start")) & Q(blocked_end__gte=F("end")),
+                name="session_blocked_covers_session",
+            ),
+            models.UniqueConstraint(fields=["booking", "position"], name="unique_session_position"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M}Z ({self.status})"
+
+
+class BusyBlock(models.Model):
+    """Time taken in an external calendar, mirrored here so slot queries never fetch it."""
+
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.CASCADE, related_name="busy_blocks"
+    )
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    # Which calendar it came from ("ics:12", "google:primary"); never an event title.
+    source = models.CharField(max_length=200)
+    external_id = models.CharField(max_length=1024, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        indexes = [
+            models.Index(fields=["practitioner", "end"], name="busy_practitioner_end"),
+            models.Index(fields=["source"], name="busy_source"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=F("end")), name="busy_start_before_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M}Z-{self.end:%H:%M}Z ({self.source})"

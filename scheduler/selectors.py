@@ -1,0 +1,120 @@
+"""Reads that feed the slot engine and the booking rules."""
+
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+
+from scheduler.models import (
+    AppointmentType,
+    BusyBlock,
+    DateOverride,
+    DateOverrideRange,
+    Session,
+    WeeklyRule,
+)
+from scheduler.types import (
+    Interval,
+    SessionSpec,
+    SlotInputs,
+    SlotRules,
+    WallRange,
+    series_from_json,
+)
+
+
+def appointment_type_series(appointment_type: AppointmentType) -> tuple[SessionSpec, ...]:
+    """The sessions one booking of this type makes: the series, or the single session."""
+    if appointment_type.sessions:
+        return series_from_json(appointment_type.sessions)
+    return (SessionSpec(0, timedelta(minutes=appointment_type.duration_minutes)),)
+
+
+def slot_rules(*, appointment_type: AppointmentType, start: date, end: date) -> SlotRules:
+    """The practitioner's hours and the type's rules, with overrides for [start, end]."""
+    practitioner = appointment_type.practitioner
+    series = appointment_type_series(appointment_type)
+    last_day = end + timedelta(days=series[-1].offset_days)
+
+    weekly: dict[int, list[WallRange]] = defaultdict(list)
+    for weekday, begin, finish in WeeklyRule.objects.filter(practitioner=practitioner).values_list(
+        "weekday", "start", "end"
+    ):
+        weekly[weekday].append(WallRange(begin, finish))
+
+    overrides: dict[date, list[WallRange]] = {
+        day: []
+        for day in DateOverride.objects.filter(
+            practitioner=practitioner, date__range=(start, last_day)
+        ).values_list("date", flat=True)
+    }
+    for day, begin, finish in DateOverrideRange.objects.filter(
+        override__practitioner=practitioner, override__date__range=(start, last_day)
+    ).values_list("override__date", "start", "end"):
+        overrides[day].append(WallRange(begin, finish))
+
+    return SlotRules(
+        timezone=practitioner.zone,
+        weekly={day: tuple(sorted(ranges, key=_by_start)) for day, ranges in weekly.items()},
+        overrides={day: tuple(sorted(ranges, key=_by_start)) for day, ranges in overrides.items()},
+        sessions=series,
+        buffer_before=timedelta(minutes=appointment_type.buffer_before_minutes),
+        buffer_after=timedelta(minutes=appointment_type.buffer_after_minutes),
+        step=timedelta(minutes=appointment_type.step_minutes),
+        min_notice=timedelta(minutes=appointment_type.min_notice_minutes),
+        max_days_ahead=appointment_type.max_days_ahead,
+    )
+
+
+def busy_intervals(
+    *, practitioner_id: int, start: datetime, end: datetime, exclude_booking_id: int | None = None
+) -> tuple[Interval, ...]:
+    """Live sessions' blocked spans and mirrored busy blocks that touch [start, end).
+
+    Both queries range-scan an index on (practitioner, end), so past history beyond the
+    window is never read.
+    """
+    sessions = Session.objects.filter(
+        practitioner_id=practitioner_id,
+        blocked_end__gt=start,
+        blocked_start__lt=end,
+    ).exclude(status=Session.Status.CANCELLED)
+    if exclude_booking_id is not None:
+        sessions = sessions.exclude(booking_id=exclude_booking_id)
+    blocks = BusyBlock.objects.filter(practitioner_id=practitioner_id, end__gt=start, start__lt=end)
+    return tuple(
+        Interval(a, b)
+        for a, b in (
+            *sessions.values_list("blocked_start", "blocked_end"),
+            *blocks.values_list("start", "end"),
+        )
+    )
+
+
+def slot_inputs(
+    *,
+    appointment_type: AppointmentType,
+    start: date,
+    end: date,
+    exclude_booking_id: int | None = None,
+) -> SlotInputs:
+    """All the engine needs for slots whose first session falls on a local date in [start, end]."""
+    rules = slot_rules(appointment_type=appointment_type, start=start, end=end)
+    # A day later on both sides covers any UTC offset; the buffers widen it further.
+    window_start = _utc_midnight(start - timedelta(days=1)) - rules.buffer_before
+    window_end = (
+        _utc_midnight(end + timedelta(days=rules.series_span_days + 2)) + rules.buffer_after
+    )
+    busy = busy_intervals(
+        practitioner_id=appointment_type.practitioner_id,
+        start=window_start,
+        end=window_end,
+        exclude_booking_id=exclude_booking_id,
+    )
+    return SlotInputs(rules=rules, busy=busy)
+
+
+def _utc_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def _by_start(wall: WallRange) -> time:
+    return wall.start
