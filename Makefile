@@ -1,0 +1,29 @@
+# The two commands of the README: `make demo` and `make test`. Each builds .venv itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench-slots clean
+
+$(BIN)/activate: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(BIN)/activate
+
+## Run web, worker and beat with demo data on the embedded default (SQLite, filesystem broker).
+demo: $(BIN)/activate
+	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/run --demo
+
+## Run the tests (DATABASE_URL picks the database; PostgreSQL is what CI uses).
+test: $(BIN)/activate
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench-slots: $(BIN)/activate
+	$(BIN)/python bench/slots.py
+
+clean:
+	rm -rf $(VENV) var
