@@ -7,13 +7,16 @@ sessions of one practitioner whose blocked spans overlap, and such a refusal bec
 SlotUnavailable.
 """
 
+import base64
 import hashlib
 import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from scheduler.exceptions import BookingNotChangeable, IdempotencyKeyReused, SlotUnavailable
@@ -37,13 +40,18 @@ class ClientDetails:
 @dataclass(frozen=True)
 class BookingResult:
     booking: Booking
-    # The raw manage token exists only in the response to the request that created it.
+    # The raw manage token: known to the request that created the booking, and to a
+    # replay of it with the same Idempotency-Key. It is never stored in the clear.
     manage_token: str | None
     replayed: bool = False
 
 
 def manage_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def idempotency_key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def booking_by_manage_token(token: str) -> Booking | None:
@@ -73,9 +81,9 @@ def booking_create(
         with transaction.atomic():
             _lock_practitioner(appointment_type.practitioner_id)
             if idempotency_key:
-                earlier = Booking.objects.filter(idempotency_key=idempotency_key).first()
+                earlier = _booking_by_idempotency_key(idempotency_key)
                 if earlier is not None:
-                    return _replay(earlier, fingerprint)
+                    return _replay(earlier, fingerprint, idempotency_key)
             if not AppointmentType.objects.filter(pk=appointment_type.pk, active=True).exists():
                 raise SlotUnavailable("This appointment type cannot be booked.")
             slot, rules = _offered_slot(appointment_type, start, now)
@@ -89,7 +97,8 @@ def booking_create(
                 notes=client.notes,
                 language=client.language,
                 manage_token_hash=manage_token_hash(token),
-                idempotency_key=idempotency_key or None,
+                idempotency_key=idempotency_key_hash(idempotency_key) if idempotency_key else None,
+                manage_token_sealed=_seal(token, idempotency_key) if idempotency_key else "",
                 request_fingerprint=fingerprint,
                 created_at=now,
                 updated_at=now,
@@ -99,29 +108,33 @@ def booking_create(
             _write_sessions(booking, slot, rules, now)
     except IntegrityError as exc:
         if idempotency_key:
-            earlier = Booking.objects.filter(idempotency_key=idempotency_key).first()
+            earlier = _booking_by_idempotency_key(idempotency_key)
             if earlier is not None:
-                return _replay(earlier, fingerprint)
+                return _replay(earlier, fingerprint, idempotency_key)
         _raise_if_overlap(exc)
         raise
     return BookingResult(booking=booking, manage_token=token)
 
 
-def booking_cancel(*, booking: Booking, now: datetime) -> Booking:
+def booking_cancel(*, booking: Booking, now: datetime, notice: timedelta = timedelta(0)) -> Booking:
     """Cancel the booking and free at once every session that has not started yet.
 
-    Cancelling a cancelled booking changes nothing. Sessions already started stay as
-    they are: they took place.
+    `notice` is how long before its next session a booking may still be cancelled (clients
+    get the practice's cancellation window; the practitioner none). Cancelling a cancelled
+    booking changes nothing. Sessions already started stay as they are: they took place.
     """
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
         if booking.status == Booking.Status.CANCELLED:
             return booking
         upcoming = list(
-            booking.sessions.filter(start__gt=now).exclude(status=Session.Status.CANCELLED)
+            booking.sessions.filter(start__gt=now)
+            .exclude(status=Session.Status.CANCELLED)
+            .order_by("start")
         )
         if not upcoming:
             raise BookingNotChangeable("This booking has already taken place.")
+        _check_notice(upcoming[0].start, now, notice)
         for session in upcoming:
             session.status = Session.Status.CANCELLED
             session.sequence += 1
@@ -134,11 +147,14 @@ def booking_cancel(*, booking: Booking, now: datetime) -> Booking:
     return booking
 
 
-def booking_reschedule(*, booking: Booking, start: datetime, now: datetime) -> Booking:
+def booking_reschedule(
+    *, booking: Booking, start: datetime, now: datetime, notice: timedelta = timedelta(0)
+) -> Booking:
     """Move every session of the booking to the slot starting at `start`.
 
     Atomic: the old time is given up only when the new time is taken. The booking's own
     sessions do not count as busy, so a booking can move by less than its length.
+    `notice` works as in booking_cancel, on the booking's current first session.
     """
     try:
         with transaction.atomic():
@@ -149,6 +165,7 @@ def booking_reschedule(*, booking: Booking, start: datetime, now: datetime) -> B
             sessions = list(booking.sessions.order_by("position"))
             if sessions[0].start <= now:
                 raise BookingNotChangeable("This booking has already started.")
+            _check_notice(sessions[0].start, now, notice)
             slot, rules = _offered_slot(
                 booking.appointment_type, start, now, exclude_booking=booking
             )
@@ -234,10 +251,47 @@ def _write_sessions(booking: Booking, slot: Slot, rules: SlotRules, now: datetim
     Session.objects.bulk_create(rows)
 
 
-def _replay(earlier: Booking, fingerprint: str) -> BookingResult:
+def _check_notice(next_start: datetime, now: datetime, notice: timedelta) -> None:
+    if next_start - now < notice:
+        hours = int(notice.total_seconds() // 3600)
+        raise BookingNotChangeable(
+            f"Changes are possible up to {hours} hours before the appointment; "
+            "please contact the practice."
+        )
+
+
+def _booking_by_idempotency_key(key: str) -> Booking | None:
+    return Booking.objects.filter(idempotency_key=idempotency_key_hash(key)).first()
+
+
+def _replay(earlier: Booking, fingerprint: str, key: str) -> BookingResult:
     if not hmac.compare_digest(earlier.request_fingerprint, fingerprint):
         raise IdempotencyKeyReused()
-    return BookingResult(booking=earlier, manage_token=None, replayed=True)
+    return BookingResult(
+        booking=earlier, manage_token=_unseal(earlier.manage_token_sealed, key), replayed=True
+    )
+
+
+def _sealing_key(idempotency_key: str) -> Fernet:
+    # Only someone who holds the Idempotency-Key (the client) and the server's secret can
+    # open the sealed token; the database alone reveals neither the key nor the token.
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), b"idempotency:" + idempotency_key.encode(), hashlib.sha256
+    ).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _seal(token: str, idempotency_key: str) -> str:
+    return _sealing_key(idempotency_key).encrypt(token.encode()).decode()
+
+
+def _unseal(sealed: str, idempotency_key: str) -> str | None:
+    if not sealed:
+        return None
+    try:
+        return _sealing_key(idempotency_key).decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        return None
 
 
 def _raise_if_overlap(exc: IntegrityError) -> None:

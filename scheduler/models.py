@@ -182,7 +182,9 @@ class Booking(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.CONFIRMED)
     # sha256 of the client's manage token; the token itself is never stored.
     manage_token_hash = models.CharField(max_length=64, unique=True)
-    idempotency_key = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    # sha256 of the client's Idempotency-Key, and the manage token sealed with that key.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    manage_token_sealed = models.TextField(blank=True)
     # sha256 of the canonical request, to tell a replay from a reuse of the key.
     request_fingerprint = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField()

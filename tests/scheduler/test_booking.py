@@ -239,7 +239,11 @@ def test_same_idempotency_key_and_request_returns_the_first_booking(follow_up):
         idempotency_key="key-1",
     )
     assert again.replayed and again.booking.pk == first.booking.pk
+    assert again.manage_token == first.manage_token
     assert Booking.objects.count() == 1
+    stored = Booking.objects.get()
+    assert "key-1" not in (stored.idempotency_key, stored.manage_token_sealed)
+    assert first.manage_token not in stored.manage_token_sealed
 
 
 def test_same_idempotency_key_with_another_request_is_refused(follow_up):
@@ -284,3 +288,21 @@ def test_bookings_of_other_practitioners_do_not_block(follow_up):
     other = factories.appointment_type(factories.practitioner(), duration_minutes=30)
     booking_create(appointment_type=follow_up, start=at(10), client=factories.client(), now=NOW)
     assert at(10) in offered(other)
+
+
+def test_client_changes_respect_the_cancellation_window(follow_up):
+    booking = booking_create(
+        appointment_type=follow_up, start=at(10), client=factories.client(), now=NOW
+    ).booking
+    day_before = utc(2027, 2, 28, 10)  # 23 hours before 10:00 local on Monday
+    with pytest.raises(BookingNotChangeable, match="24 hours"):
+        booking_cancel(booking=booking, now=day_before, notice=timedelta(hours=24))
+    with pytest.raises(BookingNotChangeable, match="24 hours"):
+        booking_reschedule(
+            booking=booking, start=at(14), now=day_before, notice=timedelta(hours=24)
+        )
+    assert Session.objects.get().status == "confirmed"
+    early = utc(2027, 2, 27, 8)
+    booking_reschedule(booking=booking, start=at(14), now=early, notice=timedelta(hours=24))
+    booking_cancel(booking=booking, now=early, notice=timedelta(hours=24))
+    assert Booking.objects.get().status == "cancelled"
