@@ -1,6 +1,13 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+
+from api.urls import urlpatterns as api_docs
+from api.urls import v1
+from scheduler.page import urls as page_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include(v1)),
+    path("api/", include(api_docs)),
+    path("", include(page_urls)),
 ]

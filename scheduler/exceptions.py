@@ -27,3 +27,9 @@ class IdempotencyKeyReused(SchedulingError):
     code = "idempotency_key_reused"
     status_code = 422
     default_detail = "This Idempotency-Key was already used with a different request."
+
+
+class AppointmentTypeInUse(SchedulingError):
+    code = "appointment_type_in_use"
+    status_code = 409
+    default_detail = "This appointment type has bookings; set active to false instead."

@@ -1,16 +1,23 @@
 """Writes that set up a practice: practitioners, their hours and appointment types."""
 
+import datetime as dt
 import itertools
 from collections.abc import Iterable
-from datetime import time
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
-from scheduler.models import AppointmentType, Practitioner, WeeklyRule
+from scheduler.exceptions import AppointmentTypeInUse
+from scheduler.models import (
+    AppointmentType,
+    DateOverride,
+    DateOverrideRange,
+    Practitioner,
+    WeeklyRule,
+)
 
 
 def practitioner_create(
@@ -40,14 +47,21 @@ def practitioner_create(
     return practitioner, token.key
 
 
+def practitioner_timezone_set(*, practitioner: Practitioner, timezone: str) -> Practitioner:
+    """Change the zone the wall-clock rules are read in; booked instants do not move."""
+    practitioner.timezone = timezone
+    practitioner.full_clean(validate_unique=False)
+    practitioner.save(update_fields=["timezone"])
+    return practitioner
+
+
 def weekly_rules_replace(
-    *, practitioner: Practitioner, rules: Iterable[tuple[int, time, time]]
+    *, practitioner: Practitioner, rules: Iterable[tuple[int, dt.time, dt.time]]
 ) -> list[WeeklyRule]:
     """Replace all weekly rules at once. Overlapping ranges on one weekday are refused."""
     new = sorted(rules)
-    for (day_a, _, end_a), (day_b, start_b, _) in itertools.pairwise(new):
-        if day_a == day_b and start_b < end_a:
-            raise ValidationError(f"Ranges on weekday {day_a} overlap.")
+    for weekday, ranges in itertools.groupby(new, key=lambda rule: rule[0]):
+        _check_disjoint([(start, end) for _, start, end in ranges], f"weekday {weekday}")
     rows = [WeeklyRule(practitioner=practitioner, weekday=d, start=s, end=e) for d, s, e in new]
     for row in rows:
         row.full_clean(exclude=["practitioner"])
@@ -56,8 +70,86 @@ def weekly_rules_replace(
         return WeeklyRule.objects.bulk_create(rows)
 
 
+def weekly_availability_set(
+    *,
+    practitioner: Practitioner,
+    rules: Iterable[tuple[int, dt.time, dt.time]],
+    timezone: str | None = None,
+) -> list[WeeklyRule]:
+    """Set the zone (if given) and replace the weekly rules, both or neither."""
+    with transaction.atomic():
+        if timezone is not None:
+            practitioner_timezone_set(practitioner=practitioner, timezone=timezone)
+        return weekly_rules_replace(practitioner=practitioner, rules=rules)
+
+
+def date_override_save(
+    *,
+    practitioner: Practitioner,
+    date: dt.date,
+    ranges: Iterable[tuple[dt.time, dt.time]],
+    override: DateOverride | None = None,
+) -> DateOverride:
+    """Create or replace one date's hours; no ranges closes the day."""
+    ranges = sorted(ranges)
+    _check_disjoint(ranges, str(date))
+    for start, end in ranges:
+        if start >= end:
+            raise ValidationError(
+                {"ranges": f"{start:%H:%M}-{end:%H:%M}: start must be before end."}
+            )
+    try:
+        with transaction.atomic():
+            override = override or DateOverride(practitioner=practitioner)
+            override.date = date
+            override.save()
+            override.ranges.all().delete()
+            DateOverrideRange.objects.bulk_create(
+                DateOverrideRange(override=override, start=start, end=end) for start, end in ranges
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"date": f"{date} already has an override."}) from exc
+    return override
+
+
+def date_override_delete(*, override: DateOverride) -> None:
+    override.delete()
+
+
 def appointment_type_create(*, practitioner: Practitioner, **fields) -> AppointmentType:
     appointment_type = AppointmentType(practitioner=practitioner, **fields)
+    _save_type(appointment_type)
+    return appointment_type
+
+
+def appointment_type_update(*, appointment_type: AppointmentType, **fields) -> AppointmentType:
+    """Change a type. Existing bookings keep their times; new slots follow the change."""
+    for name, value in fields.items():
+        setattr(appointment_type, name, value)
+    _save_type(appointment_type)
+    return appointment_type
+
+
+def appointment_type_delete(*, appointment_type: AppointmentType) -> None:
+    """Delete a type nobody booked; a booked type can only be deactivated."""
+    if appointment_type.bookings.exists():
+        raise AppointmentTypeInUse()
+    appointment_type.delete()
+
+
+def _save_type(appointment_type: AppointmentType) -> None:
+    if appointment_type.sessions:
+        first = appointment_type.sessions[0]
+        # The first session is the booking's own span, so it defines duration_minutes.
+        if isinstance(first, dict) and isinstance(first.get("duration_minutes"), int):
+            appointment_type.duration_minutes = first["duration_minutes"]
+    if not appointment_type.slug:
+        appointment_type.slug = slugify(appointment_type.name)[:50]
     appointment_type.full_clean()
     appointment_type.save()
-    return appointment_type
+
+
+def _check_disjoint(ranges: list[tuple[dt.time, dt.time]], where: str) -> None:
+    for (_, end_a), (start_b, _) in itertools.pairwise(sorted(ranges)):
+        if start_b < end_a:
+            raise ValidationError(f"Ranges on {where} overlap.")

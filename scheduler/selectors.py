@@ -118,3 +118,37 @@ def _utc_midnight(day: date) -> datetime:
 
 def _by_start(wall: WallRange) -> time:
     return wall.start
+
+
+def booking_list(
+    *, practitioner_id: int, start: datetime, end: datetime, status: str | None = None
+) -> list:
+    """Bookings with a session starting in [start, end), sessions prefetched, by first start."""
+    from django.db.models import Min, Prefetch
+
+    from scheduler.models import Booking
+
+    bookings = (
+        Booking.objects.filter(
+            practitioner_id=practitioner_id,
+            sessions__start__gte=start,
+            sessions__start__lt=end,
+        )
+        .select_related("appointment_type")
+        .prefetch_related(Prefetch("sessions", queryset=Session.objects.order_by("position")))
+        .annotate(first_start=Min("sessions__start"))
+        .distinct()
+        .order_by("first_start", "pk")
+    )
+    if status:
+        bookings = bookings.filter(status=status)
+    return list(bookings)
+
+
+def busy_block_list(*, practitioner_id: int, start: datetime, end: datetime) -> list[BusyBlock]:
+    """Mirrored busy time overlapping [start, end), in start order."""
+    return list(
+        BusyBlock.objects.filter(practitioner_id=practitioner_id, end__gt=start, start__lt=end)
+        .only("start", "end", "source")
+        .order_by("start")
+    )

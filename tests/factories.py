@@ -4,6 +4,8 @@ import itertools
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+__all__ = ["UTC", "ZoneInfo"]
+
 from scheduler.booking import ClientDetails
 from scheduler.models import AppointmentType, Practitioner
 from scheduler.practice import appointment_type_create, practitioner_create, weekly_rules_replace

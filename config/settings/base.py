@@ -49,6 +49,8 @@ DJANGO_APPS = [
 THIRD_PARTY_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 LOCAL_APPS = [
     "scheduler",
@@ -57,6 +59,7 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    "api.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -98,6 +101,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# ------------------------------------------------------------------------------
+# Cache: shared by all web processes (throttle counters). A folder under VAR_DIR by
+# default; Redis in production (CACHE_URL=redis://host:6379/1).
+# ------------------------------------------------------------------------------
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
 
 # ------------------------------------------------------------------------------
 # Auth
@@ -156,7 +165,41 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.exception_handler.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
+SPECTACULAR_SETTINGS = {
+    "TITLE": "BSR scheduling API",
+    "DESCRIPTION": "Slots, bookings and the practitioner's availability. Version 1.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Public endpoints are limited per client address; THROTTLE_ENABLED=0 turns that off.
+THROTTLE_ENABLED = env.bool("THROTTLE_ENABLED", default=True)
+PUBLIC_THROTTLE_RATES = {
+    "slots": env("THROTTLE_RATE_SLOTS", default="120/min"),
+    "booking": env("THROTTLE_RATE_BOOKING", default="20/min"),
+    "manage": env("THROTTLE_RATE_MANAGE", default="60/min"),
+    "public": env("THROTTLE_RATE_PUBLIC", default="120/min"),
+    "auth": env("THROTTLE_RATE_AUTH", default="10/min"),
+}
+# Requests with a declared body over this size are answered 413 before being read.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+# ------------------------------------------------------------------------------
+# Practice policy
+# ------------------------------------------------------------------------------
+# Clients may cancel or reschedule online until this many hours before the appointment.
+CLIENT_CHANGE_NOTICE_HOURS = env.int("CLIENT_CHANGE_NOTICE_HOURS", default=24)
+DEFAULT_PRACTITIONER = env("DEFAULT_PRACTITIONER", default="")
 
 # ------------------------------------------------------------------------------
 # Logging

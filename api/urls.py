@@ -1,0 +1,66 @@
+from django.urls import path, register_converter
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from api.v1 import appointment_types, auth, availability, bookings, busy, practitioners, slots
+
+
+class ManageTokenConverter:
+    regex = r"[A-Za-z0-9_\-]{20,128}"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(ManageTokenConverter, "token")
+
+v1 = [
+    path("auth/token/", auth.AuthTokenApi.as_view(), name="auth-token"),
+    path(
+        "availability/weekly/",
+        availability.WeeklyAvailabilityApi.as_view(),
+        name="availability-weekly",
+    ),
+    path(
+        "availability/overrides/",
+        availability.DateOverrideListApi.as_view(),
+        name="availability-overrides",
+    ),
+    path(
+        "availability/overrides/<int:pk>/",
+        availability.DateOverrideDetailApi.as_view(),
+        name="availability-override",
+    ),
+    path(
+        "appointment-types/",
+        appointment_types.AppointmentTypeListApi.as_view(),
+        name="appointment-types",
+    ),
+    path(
+        "appointment-types/<int:pk>/",
+        appointment_types.AppointmentTypeDetailApi.as_view(),
+        name="appointment-type",
+    ),
+    path("bookings/", bookings.BookingListCreateApi.as_view(), name="bookings"),
+    path("busy/", busy.BusyListApi.as_view(), name="busy"),
+    path("slots/", slots.SlotListApi.as_view(), name="slots"),
+    path(
+        "practitioners/<slug:slug>/",
+        practitioners.PractitionerDetailApi.as_view(),
+        name="practitioner",
+    ),
+    path("manage/<token:token>/", bookings.ManageDetailApi.as_view(), name="manage"),
+    path("manage/<token:token>/cancel/", bookings.ManageCancelApi.as_view(), name="manage-cancel"),
+    path(
+        "manage/<token:token>/reschedule/",
+        bookings.ManageRescheduleApi.as_view(),
+        name="manage-reschedule",
+    ),
+]
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]

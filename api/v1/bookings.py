@@ -1,0 +1,268 @@
+import re
+from datetime import datetime, time, timedelta
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.fields import AwareDateTimeField, BoundedDateField, StrictCharField, StrictIntegerField
+from api.permissions import IsPractitioner
+from api.serializers import ErrorSerializer, IntervalSerializer
+from api.throttling import BookingThrottle, ManageThrottle
+from scheduler.booking import (
+    ClientDetails,
+    booking_by_manage_token,
+    booking_cancel,
+    booking_create,
+    booking_reschedule,
+)
+from scheduler.models import AppointmentType, Booking
+from scheduler.selectors import booking_list
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+MAX_LIST_DAYS = 400
+NO_MARKUP = RegexValidator(r"[<>]", "Angle brackets are not allowed.", inverse_match=True)
+PHONE = RegexValidator(r"^[0-9+()\-. /]*$", "Use digits, spaces and + ( ) - . / only.")
+
+
+class BookingInputSerializer(serializers.Serializer):
+    appointment_type = StrictIntegerField(min_value=1, max_value=2**63 - 1)
+    start = AwareDateTimeField(help_text="The slot's start, with its UTC offset")
+    name = StrictCharField(max_length=200, validators=[NO_MARKUP])
+    email = serializers.EmailField(max_length=254)
+    phone = StrictCharField(max_length=40, allow_blank=True, default="", validators=[PHONE])
+    notes = StrictCharField(max_length=2000, allow_blank=True, default="", multiline=True)
+    language = serializers.ChoiceField(choices=Booking.Language.values, default="nl")
+
+    def validate_email(self, value):
+        if not isinstance(self.initial_data.get("email"), str):
+            raise serializers.ValidationError("Must be a string.")
+        return value
+
+
+class SessionSerializer(IntervalSerializer):
+    status = serializers.CharField()
+
+
+class BookingOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Booking.Status.values)
+    appointment_type = serializers.IntegerField(source="appointment_type_id")
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
+    sessions = SessionSerializer(many=True, source="session_list")
+
+
+class BookingCreatedSerializer(BookingOutputSerializer):
+    manage_url = serializers.URLField()
+
+
+class PractitionerBookingSerializer(BookingOutputSerializer):
+    name = serializers.CharField(source="client_name")
+    email = serializers.EmailField(source="client_email")
+    phone = serializers.CharField(source="client_phone")
+    notes = serializers.CharField()
+    language = serializers.CharField()
+    created_at = AwareDateTimeField()
+
+
+class ManagedBookingSerializer(BookingOutputSerializer):
+    name = serializers.CharField(source="client_name")
+    email = serializers.EmailField(source="client_email")
+    language = serializers.CharField()
+    changeable_until = AwareDateTimeField(
+        allow_null=True, help_text="Cancel or reschedule online until then"
+    )
+
+
+class BookingListQuerySerializer(serializers.Serializer):
+    start = BoundedDateField(required=False)
+    end = BoundedDateField(required=False)
+    status = serializers.ChoiceField(choices=Booking.Status.values, required=False)
+
+    def validate(self, attrs):
+        start = attrs.get("start") or timezone.localdate() - timedelta(days=30)
+        end = attrs.get("end") or start + timedelta(days=365)
+        if end < start:
+            raise serializers.ValidationError({"end": "Must not be before start."})
+        if (end - start).days > MAX_LIST_DAYS:
+            raise serializers.ValidationError({"end": f"At most {MAX_LIST_DAYS} days."})
+        return {**attrs, "start": start, "end": end}
+
+
+class RescheduleInputSerializer(serializers.Serializer):
+    start = AwareDateTimeField()
+
+
+def _serialize(serializer_class, booking: Booking, **extra) -> dict:
+    """Render a booking with its instants in the practitioner's zone.
+
+    `start`/`end` are the first session's, as for a slot; `sessions` lists all of them.
+    """
+    sessions = sorted(booking.sessions.all(), key=lambda s: s.position)
+    booking.start, booking.end = sessions[0].start, sessions[0].end
+    booking.session_list = sessions
+    for name, value in extra.items():
+        setattr(booking, name, value)
+    with timezone.override(booking.practitioner.zone):
+        return serializer_class(booking).data
+
+
+class BookingListCreateApi(APIView):
+    """POST books a slot (public); GET lists the practitioner's own bookings."""
+
+    def get_permissions(self):
+        return [AllowAny()] if self.request.method == "POST" else [IsPractitioner()]
+
+    def get_throttles(self):
+        return [BookingThrottle()] if self.request.method == "POST" else []
+
+    def get_authenticators(self):
+        # Booking is anonymous: a stale session cookie must not demand a CSRF token.
+        request = getattr(self, "request", None)
+        if request is not None and request.method == "POST":
+            return []
+        return super().get_authenticators()
+
+    @extend_schema(
+        parameters=[BookingListQuerySerializer],
+        responses=PractitionerBookingSerializer(many=True),
+        tags=["bookings"],
+    )
+    def get(self, request):
+        query = BookingListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        practitioner = request.user.practitioner
+        zone = practitioner.zone
+        bookings = booking_list(
+            practitioner_id=practitioner.pk,
+            start=datetime.combine(query.validated_data["start"], time(0), tzinfo=zone),
+            end=datetime.combine(
+                query.validated_data["end"] + timedelta(days=1), time(0), tzinfo=zone
+            ),
+            status=query.validated_data.get("status"),
+        )
+        for booking in bookings:
+            booking.practitioner = practitioner
+        return Response([_serialize(PractitionerBookingSerializer, b) for b in bookings])
+
+    @extend_schema(
+        request=BookingInputSerializer,
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="Same key and body: the first response again, no second booking.",
+            )
+        ],
+        responses={201: BookingCreatedSerializer, 409: ErrorSerializer, 422: ErrorSerializer},
+        tags=["public"],
+    )
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key")
+        if key is not None and not IDEMPOTENCY_KEY.match(key):
+            raise serializers.ValidationError(
+                {"Idempotency-Key": ["1 to 255 printable ASCII characters."]}
+            )
+        data = BookingInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        appointment_type = (
+            AppointmentType.objects.select_related("practitioner")
+            .filter(pk=values["appointment_type"], active=True)
+            .first()
+        )
+        if appointment_type is None:
+            raise serializers.ValidationError({"appointment_type": ["Unknown appointment type."]})
+        result = booking_create(
+            appointment_type=appointment_type,
+            start=values["start"],
+            client=ClientDetails(
+                name=values["name"],
+                email=values["email"],
+                phone=values["phone"],
+                notes=values["notes"],
+                language=values["language"],
+            ),
+            now=timezone.now(),
+            idempotency_key=key,
+        )
+        manage_url = (
+            request.build_absolute_uri(reverse("manage-page", args=[result.manage_token]))
+            if result.manage_token
+            else None
+        )
+        body = _serialize(BookingCreatedSerializer, result.booking, manage_url=manage_url)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class ManageBaseApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [ManageThrottle]
+
+    def _booking(self, token: str) -> Booking:
+        booking = booking_by_manage_token(token)
+        if booking is None:
+            raise Http404
+        return booking
+
+    def _respond(self, booking: Booking) -> Response:
+        booking = Booking.objects.select_related("practitioner").get(pk=booking.pk)
+        upcoming = [
+            s.start
+            for s in booking.sessions.all()
+            if s.status == "confirmed" and s.start > timezone.now()
+        ]
+        notice = timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS)
+        until = min(upcoming) - notice if upcoming and booking.status == "confirmed" else None
+        return Response(_serialize(ManagedBookingSerializer, booking, changeable_until=until))
+
+
+class ManageDetailApi(ManageBaseApi):
+    @extend_schema(responses=ManagedBookingSerializer, tags=["manage"])
+    def get(self, request, token):
+        return self._respond(self._booking(token))
+
+
+class ManageCancelApi(ManageBaseApi):
+    @extend_schema(
+        request=None,
+        responses={200: ManagedBookingSerializer, 409: ErrorSerializer},
+        tags=["manage"],
+    )
+    def post(self, request, token):
+        booking = booking_cancel(
+            booking=self._booking(token),
+            now=timezone.now(),
+            notice=timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS),
+        )
+        return self._respond(booking)
+
+
+class ManageRescheduleApi(ManageBaseApi):
+    @extend_schema(
+        request=RescheduleInputSerializer,
+        responses={200: ManagedBookingSerializer, 409: ErrorSerializer},
+        tags=["manage"],
+    )
+    def post(self, request, token):
+        booking = self._booking(token)
+        data = RescheduleInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        booking = booking_reschedule(
+            booking=booking,
+            start=data.validated_data["start"],
+            now=timezone.now(),
+            notice=timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS),
+        )
+        return self._respond(booking)

@@ -1,0 +1,90 @@
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.generics import get_object_or_404
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from api.fields import AwareDateTimeField, BoundedDateField
+from api.serializers import IntervalSerializer
+from api.throttling import SlotsThrottle
+from scheduler.models import AppointmentType, validate_timezone
+from scheduler.selectors import slot_inputs
+from scheduler.slots import available_slots
+
+MAX_SLOT_RANGE_DAYS = 62
+# Slots change when someone books; a short shared cache still absorbs bursts.
+SLOTS_CACHE_CONTROL = "public, max-age=15"
+
+
+class SlotQuerySerializer(serializers.Serializer):
+    appointment_type = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    start = BoundedDateField(help_text="First local date, inclusive")
+    end = BoundedDateField(help_text="Last local date, inclusive")
+    tz = serializers.CharField(
+        max_length=64, required=False, help_text="IANA zone to show times and dates in"
+    )
+
+    def validate_tz(self, value):
+        validate_timezone(value)
+        return value
+
+    def validate(self, attrs):
+        if attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": "Must not be before start."})
+        if (attrs["end"] - attrs["start"]).days >= MAX_SLOT_RANGE_DAYS:
+            raise serializers.ValidationError(
+                {"end": f"The range may span at most {MAX_SLOT_RANGE_DAYS} days."}
+            )
+        return attrs
+
+
+class SlotSerializer(serializers.Serializer):
+    start = AwareDateTimeField()
+    end = AwareDateTimeField()
+    sessions = IntervalSerializer(many=True)
+
+
+class SlotListSerializer(serializers.Serializer):
+    timezone = serializers.CharField()
+    slots = SlotSerializer(many=True)
+
+
+class SlotListApi(APIView):
+    """Bookable slots of one appointment type, read from the database only."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [SlotsThrottle]
+
+    @extend_schema(parameters=[SlotQuerySerializer], responses=SlotListSerializer, tags=["public"])
+    def get(self, request):
+        query = SlotQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        appointment_type = get_object_or_404(
+            AppointmentType.objects.select_related("practitioner"),
+            pk=params["appointment_type"],
+            active=True,
+        )
+        home = appointment_type.practitioner.zone
+        view = ZoneInfo(params["tz"]) if "tz" in params else home
+        start, end = params["start"], params["end"]
+        if view != home:
+            # A local date in the viewer's zone can fall on the day before or after.
+            start, end = start - timedelta(days=1), end + timedelta(days=1)
+        inputs = slot_inputs(appointment_type=appointment_type, start=start, end=end)
+        slots = [
+            slot
+            for slot in available_slots(inputs, now=timezone.now(), start=start, end=end)
+            if params["start"] <= slot.start.astimezone(view).date() <= params["end"]
+        ]
+        with timezone.override(view):
+            data = SlotListSerializer({"timezone": view.key, "slots": slots}).data
+        response = Response(data)
+        response["Cache-Control"] = SLOTS_CACHE_CONTROL
+        return response

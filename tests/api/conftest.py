@@ -1,0 +1,37 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests import factories
+
+
+@pytest.fixture
+def anon():
+    return APIClient()
+
+
+@pytest.fixture
+def practitioner(db):
+    return factories.practitioner()
+
+
+@pytest.fixture
+def api(practitioner):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=practitioner.user).key}")
+    return client
+
+
+@pytest.fixture
+def follow_up(practitioner):
+    return factories.appointment_type(practitioner, duration_minutes=30)
+
+
+@pytest.fixture
+def monday():
+    """A Monday two to three weeks ahead, in the practitioner's zone."""
+    today = timezone.localdate(timezone=factories.AMSTERDAM)
+    return today + timedelta(days=14 + (7 - today.weekday()) % 7)
