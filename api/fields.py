@@ -4,9 +4,12 @@ import re
 from datetime import UTC
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 MIN_YEAR, MAX_YEAR = 2000, 2999
+HH_MM = "%H:%M"
+_HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 _CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -61,11 +64,11 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("not_a_string")
-        value = super().to_internal_value(data)
+        # Checked before trimming: a trailing CR/LF is refused, not quietly cut off.
         pattern = _CONTROL_BUT_NEWLINES if self.multiline else _CONTROL
-        if pattern.search(value):
+        if pattern.search(data):
             self.fail("control")
-        return value
+        return super().to_internal_value(data)
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -77,3 +80,18 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("not_an_integer")
         return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "example": "09:00"}
+)
+class HourMinuteField(serializers.TimeField):
+    """A wall-clock time of day as HH:MM, in and out."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format=HH_MM, input_formats=[HH_MM], **kwargs)
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not _HH_MM.match(value):
+            self.fail("invalid", format="HH:MM")
+        return super().to_internal_value(value)

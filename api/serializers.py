@@ -2,9 +2,7 @@
 
 from rest_framework import serializers
 
-from api.fields import AwareDateTimeField
-
-HH_MM = "%H:%M"
+from api.fields import AwareDateTimeField, HourMinuteField
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -20,8 +18,8 @@ class IntervalSerializer(serializers.Serializer):
 
 
 class TimeRangeSerializer(serializers.Serializer):
-    start = serializers.TimeField(format=HH_MM, input_formats=[HH_MM])
-    end = serializers.TimeField(format=HH_MM, input_formats=[HH_MM])
+    start = HourMinuteField()
+    end = HourMinuteField()
 
     def validate(self, attrs):
         if attrs["start"] >= attrs["end"]:

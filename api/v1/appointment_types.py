@@ -56,8 +56,9 @@ class AppointmentTypeSerializer(serializers.Serializer):
     )
     min_notice_minutes = StrictIntegerField(min_value=0, max_value=MAX_NOTICE_MINUTES, default=0)
     max_days_ahead = StrictIntegerField(min_value=1, max_value=MAX_DAYS_AHEAD, default=90)
-    sessions = SeriesSessionSerializer(
-        many=True,
+    # Built by hand so that only the list, not each session in it, may be null.
+    sessions = serializers.ListSerializer(
+        child=SeriesSessionSerializer(),
         allow_null=True,
         required=False,
         min_length=1,
