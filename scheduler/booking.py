@@ -20,7 +20,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from scheduler.exceptions import BookingNotChangeable, IdempotencyKeyReused, SlotUnavailable
-from scheduler.models import AppointmentType, Booking, Practitioner, Session
+from scheduler.models import AppointmentType, Booking, Session
+from scheduler.practice import schedule_changed
 from scheduler.selectors import slot_inputs
 from scheduler.slots import blocked_span, find_slot
 from scheduler.types import Slot, SlotRules
@@ -103,7 +104,8 @@ def booking_create(
                 created_at=now,
                 updated_at=now,
             )
-            booking.full_clean()
+            # Uniqueness is the database's to enforce; full_clean would query for it.
+            booking.full_clean(validate_unique=False, validate_constraints=False)
             booking.save()
             _write_sessions(booking, slot, rules, now)
     except IntegrityError as exc:
@@ -124,7 +126,8 @@ def booking_cancel(*, booking: Booking, now: datetime, notice: timedelta = timed
     booking changes nothing. Sessions already started stay as they are: they took place.
     """
     with transaction.atomic():
-        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        _lock_practitioner(booking.practitioner_id)
+        booking = Booking.objects.get(pk=booking.pk)
         if booking.status == Booking.Status.CANCELLED:
             return booking
         upcoming = list(
@@ -208,8 +211,9 @@ def booking_reschedule(
 
 def _lock_practitioner(practitioner_id: int) -> None:
     # Serialises writes for one practitioner, so the re-check below sees every earlier
-    # booking. (SQLite needs no lock: its IMMEDIATE transactions already serialise.)
-    Practitioner.objects.select_for_update().filter(pk=practitioner_id).values_list("pk").get()
+    # booking; the same UPDATE marks cached slots stale. (On SQLite the IMMEDIATE
+    # transaction already serialises.)
+    schedule_changed(practitioner_id)
 
 
 def _offered_slot(

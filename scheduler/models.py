@@ -38,6 +38,8 @@ class Practitioner(models.Model):
         max_length=64, default=settings.DEFAULT_TIMEZONE, validators=[validate_timezone]
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Grows with every change that can change slots; cached slot answers carry it.
+    schedule_version = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]

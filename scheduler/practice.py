@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
@@ -18,6 +19,18 @@ from scheduler.models import (
     Practitioner,
     WeeklyRule,
 )
+
+
+def schedule_changed(practitioner_id: int) -> None:
+    """Record that this practitioner's slots may have changed.
+
+    Cached slot answers are keyed by the version this bumps. Inside a transaction the
+    UPDATE also holds the practitioner's row lock until commit, which is what serialises
+    bookings for one practitioner.
+    """
+    Practitioner.objects.filter(pk=practitioner_id).update(
+        schedule_version=F("schedule_version") + 1
+    )
 
 
 def practitioner_create(
@@ -52,6 +65,7 @@ def practitioner_timezone_set(*, practitioner: Practitioner, timezone: str) -> P
     practitioner.timezone = timezone
     practitioner.full_clean(validate_unique=False)
     practitioner.save(update_fields=["timezone"])
+    schedule_changed(practitioner.pk)
     return practitioner
 
 
@@ -67,6 +81,7 @@ def weekly_rules_replace(
         row.full_clean(exclude=["practitioner"])
     with transaction.atomic():
         WeeklyRule.objects.filter(practitioner=practitioner).delete()
+        schedule_changed(practitioner.pk)
         return WeeklyRule.objects.bulk_create(rows)
 
 
@@ -107,13 +122,16 @@ def date_override_save(
             DateOverrideRange.objects.bulk_create(
                 DateOverrideRange(override=override, start=start, end=end) for start, end in ranges
             )
+            schedule_changed(practitioner.pk)
     except IntegrityError as exc:
         raise ValidationError({"date": f"{date} already has an override."}) from exc
     return override
 
 
 def date_override_delete(*, override: DateOverride) -> None:
-    override.delete()
+    with transaction.atomic():
+        override.delete()
+        schedule_changed(override.practitioner_id)
 
 
 def appointment_type_create(*, practitioner: Practitioner, **fields) -> AppointmentType:
@@ -134,7 +152,9 @@ def appointment_type_delete(*, appointment_type: AppointmentType) -> None:
     """Delete a type nobody booked; a booked type can only be deactivated."""
     if appointment_type.bookings.exists():
         raise AppointmentTypeInUse()
-    appointment_type.delete()
+    with transaction.atomic():
+        appointment_type.delete()
+        schedule_changed(appointment_type.practitioner_id)
 
 
 def _save_type(appointment_type: AppointmentType) -> None:
@@ -146,7 +166,9 @@ def _save_type(appointment_type: AppointmentType) -> None:
     if not appointment_type.slug:
         appointment_type.slug = slugify(appointment_type.name)[:50]
     appointment_type.full_clean()
-    appointment_type.save()
+    with transaction.atomic():
+        appointment_type.save()
+        schedule_changed(appointment_type.practitioner_id)
 
 
 def _check_disjoint(ranges: list[tuple[dt.time, dt.time]], where: str) -> None:

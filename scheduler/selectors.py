@@ -7,7 +7,6 @@ from scheduler.models import (
     AppointmentType,
     BusyBlock,
     DateOverride,
-    DateOverrideRange,
     Session,
     WeeklyRule,
 )
@@ -40,16 +39,14 @@ def slot_rules(*, appointment_type: AppointmentType, start: date, end: date) -> 
     ):
         weekly[weekday].append(WallRange(begin, finish))
 
-    overrides: dict[date, list[WallRange]] = {
-        day: []
-        for day in DateOverride.objects.filter(
-            practitioner=practitioner, date__range=(start, last_day)
-        ).values_list("date", flat=True)
-    }
-    for day, begin, finish in DateOverrideRange.objects.filter(
-        override__practitioner=practitioner, override__date__range=(start, last_day)
-    ).values_list("override__date", "start", "end"):
-        overrides[day].append(WallRange(begin, finish))
+    overrides: dict[date, list[WallRange]] = {}
+    # One query: a closed day comes back once with null times (no ranges to join).
+    for day, begin, finish in DateOverride.objects.filter(
+        practitioner=practitioner, date__range=(start, last_day)
+    ).values_list("date", "ranges__start", "ranges__end"):
+        day_ranges = overrides.setdefault(day, [])
+        if begin is not None:
+            day_ranges.append(WallRange(begin, finish))
 
     return SlotRules(
         timezone=practitioner.zone,
@@ -80,13 +77,10 @@ def busy_intervals(
     if exclude_booking_id is not None:
         sessions = sessions.exclude(booking_id=exclude_booking_id)
     blocks = BusyBlock.objects.filter(practitioner_id=practitioner_id, end__gt=start, start__lt=end)
-    return tuple(
-        Interval(a, b)
-        for a, b in (
-            *sessions.values_list("blocked_start", "blocked_end"),
-            *blocks.values_list("start", "end"),
-        )
+    both = sessions.values_list("blocked_start", "blocked_end").union(
+        blocks.values_list("start", "end"), all=True
     )
+    return tuple(Interval(a, b) for a, b in both)
 
 
 def slot_inputs(

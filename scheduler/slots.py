@@ -26,13 +26,14 @@ def available_slots(inputs: SlotInputs, *, now: datetime, start: date, end: date
     """
     rules = inputs.rules
     busy = BusyIndex(inputs.busy)
+    windows = _WorkingWindows(rules)
     earliest = now + rules.min_notice
     latest = now + timedelta(days=rules.max_days_ahead)
     found: dict[datetime, Slot] = {}
     for day in _days(start, end):
         for wall in working_ranges(rules, day):
             for local_time in _wall_steps(day, wall, rules.step):
-                slot = _slot_at(rules, busy, day, local_time)
+                slot = _slot_at(rules, busy, windows, day, local_time)
                 if slot is not None and earliest <= slot.start <= latest:
                     found.setdefault(slot.start, slot)
     return [found[key] for key in sorted(found)]
@@ -74,7 +75,9 @@ def _boundary(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at).replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
-def _slot_at(rules: SlotRules, busy: "BusyIndex", day: date, at: time) -> Slot | None:
+def _slot_at(
+    rules: SlotRules, busy: "BusyIndex", windows: "_WorkingWindows", day: date, at: time
+) -> Slot | None:
     sessions = []
     for spec in rules.sessions:
         session_day = day + timedelta(days=spec.offset_days)
@@ -82,7 +85,7 @@ def _slot_at(rules: SlotRules, busy: "BusyIndex", day: date, at: time) -> Slot |
         if begin is None:
             return None
         session = Interval(begin, begin + spec.duration)
-        if not _inside_working_hours(rules, session_day, session):
+        if not windows.contain(session_day, session):
             return None
         blocked = blocked_span(rules, session)
         if not busy.is_free(blocked.start, blocked.end):
@@ -92,13 +95,23 @@ def _slot_at(rules: SlotRules, busy: "BusyIndex", day: date, at: time) -> Slot |
     return Slot(start=first.start, end=first.end, sessions=tuple(sessions))
 
 
-def _inside_working_hours(rules: SlotRules, day: date, session: Interval) -> bool:
-    for wall in working_ranges(rules, day):
-        window_start = _boundary(day, wall.start, rules.timezone)
-        window_end = _boundary(day, wall.end, rules.timezone)
-        if window_start <= session.start and session.end <= window_end:
-            return True
-    return False
+class _WorkingWindows:
+    """Each local day's working ranges as UTC instants, computed once per day."""
+
+    def __init__(self, rules: SlotRules) -> None:
+        self._rules = rules
+        self._by_day: dict[date, list[tuple[datetime, datetime]]] = {}
+
+    def contain(self, day: date, session: Interval) -> bool:
+        windows = self._by_day.get(day)
+        if windows is None:
+            tz = self._rules.timezone
+            windows = [
+                (_boundary(day, wall.start, tz), _boundary(day, wall.end, tz))
+                for wall in working_ranges(self._rules, day)
+            ]
+            self._by_day[day] = windows
+        return any(begin <= session.start and session.end <= end for begin, end in windows)
 
 
 def _wall_steps(day: date, wall: WallRange, step: timedelta) -> Iterator[time]:

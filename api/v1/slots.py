@@ -1,6 +1,7 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -19,6 +20,9 @@ from scheduler.slots import available_slots
 MAX_SLOT_RANGE_DAYS = 62
 # Slots change when someone books; a short shared cache still absorbs bursts.
 SLOTS_CACHE_CONTROL = "public, max-age=15"
+# Server-side answers are keyed by the practitioner's schedule version, so any change
+# misses at once; the time limit only bounds drift of "now" (notice, horizon, the past).
+SLOTS_CACHE_SECONDS = 15
 
 
 class SlotQuerySerializer(serializers.Serializer):
@@ -73,18 +77,41 @@ class SlotListApi(APIView):
         )
         home = appointment_type.practitioner.zone
         view = ZoneInfo(params["tz"]) if "tz" in params else home
-        start, end = params["start"], params["end"]
-        if view != home:
-            # A local date in the viewer's zone can fall on the day before or after.
-            start, end = start - timedelta(days=1), end + timedelta(days=1)
-        inputs = slot_inputs(appointment_type=appointment_type, start=start, end=end)
-        slots = [
-            slot
-            for slot in available_slots(inputs, now=timezone.now(), start=start, end=end)
-            if params["start"] <= slot.start.astimezone(view).date() <= params["end"]
-        ]
-        with timezone.override(view):
-            data = SlotListSerializer({"timezone": view.key, "slots": slots}).data
+        key = (
+            f"slots:{appointment_type.pk}:{appointment_type.practitioner.schedule_version}:"
+            f"{params['start']}:{params['end']}:{view.key}"
+        )
+        data = cache.get(key)
+        if data is None:
+            data = {"timezone": view.key, "slots": _slots(appointment_type, params, home, view)}
+            cache.set(key, data, SLOTS_CACHE_SECONDS)
         response = Response(data)
         response["Cache-Control"] = SLOTS_CACHE_CONTROL
         return response
+
+
+def _slots(appointment_type, params, home, view) -> list[dict]:
+    """The slots whose first start falls on a date in [start, end] as seen in `view`."""
+    start, end = params["start"], params["end"]
+    if view != home:
+        # A local date in the viewer's zone can fall on the day before or after.
+        start, end = start - timedelta(days=1), end + timedelta(days=1)
+    inputs = slot_inputs(appointment_type=appointment_type, start=start, end=end)
+    return [
+        _slot_data(slot, view)
+        for slot in available_slots(inputs, now=timezone.now(), start=start, end=end)
+        if params["start"] <= slot.start.astimezone(view).date() <= params["end"]
+    ]
+
+
+def _slot_data(slot, zone) -> dict:
+    # Built by hand: a month holds hundreds of slots and this is the hottest public path.
+    # SlotListSerializer documents the same shape in the schema.
+    def instant(value):
+        return value.astimezone(zone).isoformat()
+
+    return {
+        "start": instant(slot.start),
+        "end": instant(slot.end),
+        "sessions": [{"start": instant(s.start), "end": instant(s.end)} for s in slot.sessions],
+    }

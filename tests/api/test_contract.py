@@ -587,3 +587,23 @@ def test_oversized_body_is_a_413(anon, follow_up, monday):
     assert response.status_code == 413
     assert not Booking.objects.exists()
     assert Practitioner.objects.exists()
+
+
+def test_cached_slot_answers_follow_every_change_at_once(api, anon, follow_up, monday):
+    url = f"/api/v1/slots/?appointment_type={follow_up.pk}&start={monday}&end={monday}"
+
+    def starts():
+        return [s["start"] for s in anon.get(url).json()["slots"]]
+
+    ten = at(monday, 10).isoformat()
+    assert ten in starts()
+    token = manage_token(book(anon, follow_up, at(monday, 10)))
+    assert ten not in starts()
+    anon.post(f"/api/v1/manage/{token}/cancel/")
+    assert ten in starts()
+    api.patch(
+        f"/api/v1/appointment-types/{follow_up.pk}/", {"slot_step_minutes": 60}, format="json"
+    )
+    assert at(monday, 9, 30).isoformat() not in starts()
+    api.post("/api/v1/availability/overrides/", {"date": str(monday), "ranges": []}, format="json")
+    assert starts() == []
