@@ -38,7 +38,7 @@ SERVER_ENV = {
     "DEBUG": "0",
     "THROTTLE_ENABLED": "0",
     "ALLOWED_HOSTS": "127.0.0.1",
-    "LOG_LEVEL": "WARNING",
+    "LOG_LEVEL": "ERROR",
     "VAR_DIR": str(ROOT / "var" / "bench"),
 }
 
@@ -82,7 +82,7 @@ def seed():
     return owner, follow_up, month_start, quarter, starts
 
 
-def serve():
+def serve(extra_env):
     server = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),
@@ -99,7 +99,7 @@ def serve():
             "warning",
         ],
         cwd=ROOT,
-        env=SERVER_ENV,
+        env={**SERVER_ENV, **extra_env},
     )
     for _ in range(100):
         try:
@@ -199,40 +199,51 @@ def main():
     recreate_database()
     owner, follow_up, month_start, quarter, starts = seed()
     month_end = month_start + timedelta(days=30)
-    server = serve()
-    try:
-        cases = [
-            ("floor: practitioner", get(f"/api/v1/practitioners/{owner.slug}/"), 10),
-            (
-                "slots: month, 10k history",
-                get(
-                    f"/api/v1/slots/?appointment_type={follow_up.pk}"
-                    f"&start={month_start}&end={month_end}"
-                ),
-                10,
-            ),
-            ("bookings: POST", post_booking(quarter.pk, starts), 50),
-        ]
-        print(
-            f"gunicorn gthread 4x4 on 127.0.0.1, PostgreSQL, {SECONDS:.0f} s per case, "
-            f"{os.cpu_count()} cores"
-        )
-        print(
-            f"{'case':<28}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
-            f"{'p50/floor':>11}  statuses"
-        )
-        floor = None
-        for name, request, clients in cases:
-            load(request, clients=clients, seconds=1)  # warm connections and caches
-            stats = load(request, clients=clients, seconds=SECONDS)
-            floor = floor or stats["p50"]
-            print(
-                f"{name:<28}{clients:>8}{stats['rps']:>9.0f}{stats['p50']:>9.1f}"
-                f"{stats['p95']:>9.1f}{stats['p50'] / floor:>10.2f}x  {stats['statuses']}"
-            )
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    floor = ("floor: practitioner", get(f"/api/v1/practitioners/{owner.slug}/"), 10)
+    slots = get(
+        f"/api/v1/slots/?appointment_type={follow_up.pk}&start={month_start}&end={month_end}"
+    )
+    phases = [
+        (
+            "SLOTS_CACHE_SECONDS=0: every answer computed",
+            {"SLOTS_CACHE_SECONDS": "0"},
+            [floor, ("slots: month, 10k history", slots, 10)],
+        ),
+        (
+            "default settings: slot answers cached by schedule version",
+            {},
+            [
+                floor,
+                ("slots: month, 10k history", slots, 10),
+                ("bookings: POST", post_booking(quarter.pk, starts), 50),
+            ],
+        ),
+    ]
+    print(
+        f"gunicorn gthread 4x4 on 127.0.0.1, PostgreSQL, {SECONDS:.0f} s per case, "
+        f"{os.cpu_count()} cores"
+    )
+    print(
+        f"{'case':<28}{'clients':>8}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}"
+        f"{'p50/floor':>11}  statuses"
+    )
+    for title, extra_env, cases in phases:
+        print(f"-- {title}")
+        server = serve(extra_env)
+        try:
+            floor_p50 = None
+            for name, request, clients in cases:
+                load(request, clients=clients, seconds=1)  # warm connections
+                stats = load(request, clients=clients, seconds=SECONDS)
+                floor_p50 = floor_p50 or stats["p50"]
+                print(
+                    f"{name:<28}{clients:>8}{stats['rps']:>9.0f}{stats['p50']:>9.1f}"
+                    f"{stats['p95']:>9.1f}{stats['p50'] / floor_p50:>10.2f}x  "
+                    f"{stats['statuses']}"
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
     from scheduler.models import Booking
 
     booked = Booking.objects.filter(appointment_type=quarter).count()

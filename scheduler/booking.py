@@ -104,8 +104,13 @@ def booking_create(
                 created_at=now,
                 updated_at=now,
             )
-            # Uniqueness is the database's to enforce; full_clean would query for it.
-            booking.full_clean(validate_unique=False, validate_constraints=False)
+            # Uniqueness and the foreign keys are the database's to enforce (and were just
+            # read); full_clean would query for each.
+            booking.full_clean(
+                exclude=["practitioner", "appointment_type"],
+                validate_unique=False,
+                validate_constraints=False,
+            )
             booking.save()
             _write_sessions(booking, slot, rules, now)
     except IntegrityError as exc:

@@ -1,6 +1,7 @@
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -20,9 +21,6 @@ from scheduler.slots import available_slots
 MAX_SLOT_RANGE_DAYS = 62
 # Slots change when someone books; a short shared cache still absorbs bursts.
 SLOTS_CACHE_CONTROL = "public, max-age=15"
-# Server-side answers are keyed by the practitioner's schedule version, so any change
-# misses at once; the time limit only bounds drift of "now" (notice, horizon, the past).
-SLOTS_CACHE_SECONDS = 15
 
 
 class SlotQuerySerializer(serializers.Serializer):
@@ -81,10 +79,11 @@ class SlotListApi(APIView):
             f"slots:{appointment_type.pk}:{appointment_type.practitioner.schedule_version}:"
             f"{params['start']}:{params['end']}:{view.key}"
         )
-        data = cache.get(key)
+        data = cache.get(key) if settings.SLOTS_CACHE_SECONDS else None
         if data is None:
             data = {"timezone": view.key, "slots": _slots(appointment_type, params, home, view)}
-            cache.set(key, data, SLOTS_CACHE_SECONDS)
+            if settings.SLOTS_CACHE_SECONDS:
+                cache.set(key, data, settings.SLOTS_CACHE_SECONDS)
         response = Response(data)
         response["Cache-Control"] = SLOTS_CACHE_CONTROL
         return response

@@ -190,6 +190,9 @@ PUBLIC_THROTTLE_RATES = {
     "public": env("THROTTLE_RATE_PUBLIC", default="120/min"),
     "auth": env("THROTTLE_RATE_AUTH", default="10/min"),
 }
+# Slot answers are cached under the practitioner's schedule version, so any change misses
+# at once; this limit only bounds the drift of "now" (notice, horizon). 0 turns it off.
+SLOTS_CACHE_SECONDS = env.int("SLOTS_CACHE_SECONDS", default=15)
 # Requests with a declared body over this size are answered 413 before being read.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
