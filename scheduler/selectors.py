@@ -77,8 +77,11 @@ def busy_intervals(
     if exclude_booking_id is not None:
         sessions = sessions.exclude(booking_id=exclude_booking_id)
     blocks = BusyBlock.objects.filter(practitioner_id=practitioner_id, end__gt=start, start__lt=end)
-    both = sessions.values_list("blocked_start", "blocked_end").union(
-        blocks.values_list("start", "end"), all=True
+    # Unordered: a compound query may not order its parts (SQLite), and nobody needs it.
+    both = (
+        sessions.order_by()
+        .values_list("blocked_start", "blocked_end")
+        .union(blocks.order_by().values_list("start", "end"), all=True)
     )
     return tuple(Interval(a, b) for a, b in both)
 
