@@ -1,7 +1,17 @@
 from django.urls import path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from api.v1 import appointment_types, auth, availability, bookings, busy, practitioners, slots
+from api.v1 import (
+    appointment_types,
+    auth,
+    availability,
+    bookings,
+    busy,
+    calendars,
+    feeds,
+    practitioners,
+    slots,
+)
 
 
 class ManageTokenConverter:
@@ -45,6 +55,10 @@ v1 = [
     ),
     path("bookings/", bookings.BookingListCreateApi.as_view(), name="bookings"),
     path("busy/", busy.BusyListApi.as_view(), name="busy"),
+    path("calendars/", calendars.CalendarListApi.as_view(), name="calendars"),
+    path("calendars/<int:pk>/", calendars.CalendarDetailApi.as_view(), name="calendar"),
+    path("feeds/", feeds.FeedListApi.as_view(), name="feeds"),
+    path("feeds/rotate/", feeds.FeedRotateApi.as_view(), name="feeds-rotate"),
     path("slots/", slots.SlotListApi.as_view(), name="slots"),
     path(
         "practitioners/<slug:slug>/",

@@ -4,10 +4,12 @@ from django.urls import include, path
 from api.urls import urlpatterns as api_docs
 from api.urls import v1
 from scheduler.page import urls as page_urls
+from sync import urls as sync_urls
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(v1)),
     path("api/", include(api_docs)),
+    path("", include(sync_urls)),
     path("", include(page_urls)),
 ]

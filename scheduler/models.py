@@ -38,8 +38,10 @@ class Practitioner(models.Model):
         max_length=64, default=settings.DEFAULT_TIMEZONE, validators=[validate_timezone]
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # Grows with every change that can change slots; cached slot answers carry it.
+    # Grows with every change that can change slots or feeds; cached slot answers and
+    # feed ETags carry it, feeds send the time as Last-Modified.
     schedule_version = models.PositiveBigIntegerField(default=0)
+    schedule_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils import timezone as django_timezone
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
@@ -26,10 +27,10 @@ def schedule_changed(practitioner_id: int) -> None:
 
     Cached slot answers are keyed by the version this bumps. Inside a transaction the
     UPDATE also holds the practitioner's row lock until commit, which is what serialises
-    bookings for one practitioner.
+    bookings for one practitioner. Every write that can change slots or feeds calls it.
     """
     Practitioner.objects.filter(pk=practitioner_id).update(
-        schedule_version=F("schedule_version") + 1
+        schedule_version=F("schedule_version") + 1, schedule_changed_at=django_timezone.now()
     )
 
 

@@ -154,6 +154,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sync.tasks.heartbeat",
         "schedule": HEARTBEAT_INTERVAL_SECONDS,
     },
+    # Each subscribed calendar is fetched when ICS_POLL_MINUTES have passed since its last try.
+    "ics-sync-due": {"task": "sync.tasks.ics_sync_due", "schedule": 60},
 }
 
 # ------------------------------------------------------------------------------
@@ -180,6 +182,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "BookingStatusEnum": ["confirmed", "cancelled"],
+        "ConnectionStatusEnum": ["ok", "error", "reconnect_needed"],
+    },
 }
 # Public endpoints are limited per client address; THROTTLE_ENABLED=0 turns that off.
 THROTTLE_ENABLED = env.bool("THROTTLE_ENABLED", default=True)
@@ -196,6 +202,21 @@ SLOTS_CACHE_SECONDS = env.int("SLOTS_CACHE_SECONDS", default=15)
 # Requests with a declared body over this size are answered 413 before being read.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=64 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
+# ------------------------------------------------------------------------------
+# iCalendar feeds
+# ------------------------------------------------------------------------------
+ICS_FEED_PAST_DAYS = env.int("ICS_FEED_PAST_DAYS", default=30)  # and all of the future
+ICS_UID_DOMAIN = env("ICS_UID_DOMAIN", default="bsr-scheduler")
+# Subscribed calendars (feeds in): how often, how long, how big.
+ICS_POLL_MINUTES = env.int("ICS_POLL_MINUTES", default=15)
+ICS_TIMEOUT_SECONDS = env.float("ICS_TIMEOUT_SECONDS", default=20)
+ICS_MAX_BYTES = env.int("ICS_MAX_BYTES", default=20 * 1024 * 1024)
+ICS_MAX_REDIRECTS = env.int("ICS_MAX_REDIRECTS", default=5)
+# Feed URLs on private, loopback or link-local addresses are refused unless allowed:
+# ICS_ALLOW_PRIVATE_URLS=1 allows them all; ICS_ALLOWED_NETWORKS narrows that to a list.
+ICS_ALLOW_PRIVATE_URLS = env.bool("ICS_ALLOW_PRIVATE_URLS", default=False)
+ICS_ALLOWED_NETWORKS = env.list("ICS_ALLOWED_NETWORKS", default=[])
 
 # ------------------------------------------------------------------------------
 # Practice policy

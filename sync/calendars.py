@@ -1,0 +1,173 @@
+"""Calendar connections: create, change, remove, and mirror their busy time."""
+
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+
+from scheduler.models import BusyBlock, Practitioner, Session
+from scheduler.practice import schedule_changed
+from scheduler.slots import BusyIndex
+from scheduler.types import Interval
+from sync.ics.fetch import FeedFetchError, check_address, download, normalise_feed_url
+from sync.ics.subscribe import ics_busy_blocks
+from sync.models import CalendarConnection
+
+log = logging.getLogger(__name__)
+
+# Busy time is mirrored a little into the past (a session today may start before now).
+MIRROR_PAST = timedelta(days=1)
+MIN_HORIZON_DAYS = 120
+
+
+def ics_connection_create(
+    *, practitioner: Practitioner, url: str, name: str = "", block_all_day: bool = True
+) -> CalendarConnection:
+    """Add a subscribed calendar; raises FeedFetchError for an address we will not fetch."""
+    url = normalise_feed_url(url)
+    check_address(url)
+    return CalendarConnection.objects.create(
+        practitioner=practitioner,
+        kind=CalendarConnection.Kind.ICS,
+        url=url,
+        name=name,
+        block_all_day=block_all_day,
+    )
+
+
+def ics_connection_update(*, connection: CalendarConnection, **fields) -> CalendarConnection:
+    if "url" in fields:
+        fields["url"] = normalise_feed_url(fields["url"])
+        check_address(fields["url"])
+        # A new address starts afresh: no validators of the old one.
+        connection.etag = connection.last_modified = connection.content_hash = ""
+    for name, value in fields.items():
+        setattr(connection, name, value)
+    connection.save()
+    return connection
+
+
+def calendar_connection_delete(*, connection: CalendarConnection) -> None:
+    """Remove the connection and the busy time it mirrored."""
+    with transaction.atomic():
+        BusyBlock.objects.filter(
+            practitioner_id=connection.practitioner_id, source=connection.busy_source
+        ).delete()
+        connection.delete()
+        schedule_changed(connection.practitioner_id)
+
+
+def ics_connections_due(*, now: datetime):
+    """Subscribed calendars not tried within the poll interval."""
+    cutoff = now - timedelta(minutes=settings.ICS_POLL_MINUTES)
+    return CalendarConnection.objects.filter(kind=CalendarConnection.Kind.ICS).filter(
+        Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff)
+    )
+
+
+def ics_connection_sync(*, connection: CalendarConnection, now: datetime, force: bool = False):
+    """Download, read and mirror one subscribed calendar.
+
+    Claims the connection first, so two workers never sync it at once. A failed download
+    or parse is recorded on the connection and keeps the busy time already mirrored.
+    Returns False if another run had it or it is not due (unless `force`).
+    """
+    claim = CalendarConnection.objects.filter(pk=connection.pk)
+    if not force:
+        cutoff = now - timedelta(minutes=settings.ICS_POLL_MINUTES)
+        claim = claim.filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff))
+    if not claim.update(last_synced_at=now):
+        return False
+    connection.refresh_from_db()
+    practitioner = connection.practitioner
+    try:
+        fetched = download(
+            connection.url, etag=connection.etag, last_modified=connection.last_modified
+        )
+        if fetched.body is None or _unchanged(connection, fetched.body):
+            _record_success(connection, now, fetched)
+            return True
+        start, end = now - MIRROR_PAST, now + timedelta(days=_horizon_days(practitioner))
+        imported = ics_busy_blocks(
+            fetched.body,
+            zone=practitioner.zone,
+            start=start,
+            end=end,
+            block_all_day=connection.block_all_day,
+        )
+    except (FeedFetchError, ValueError) as exc:
+        _record_error(connection, str(exc))
+        return True
+    with transaction.atomic():
+        BusyBlock.objects.filter(practitioner=practitioner, source=connection.busy_source).delete()
+        BusyBlock.objects.bulk_create(
+            [
+                BusyBlock(
+                    practitioner=practitioner,
+                    start=begin,
+                    end=finish,
+                    source=connection.busy_source,
+                    external_id=uid,
+                )
+                for begin, finish, uid in imported.blocks
+            ],
+            batch_size=2000,
+        )
+        schedule_changed(practitioner.pk)
+        connection.warnings = imported.warnings + _conflicts(practitioner, imported, now)
+        connection.content_hash = hashlib.sha256(fetched.body).hexdigest()
+        _record_success(connection, now, fetched)
+    return True
+
+
+def _unchanged(connection: CalendarConnection, body: bytes) -> bool:
+    # Servers without validators send the same bytes again; no need to read them again.
+    return connection.content_hash == hashlib.sha256(body).hexdigest()
+
+
+def _horizon_days(practitioner: Practitioner) -> int:
+    furthest = practitioner.appointment_types.filter(active=True).aggregate(
+        days=Max("max_days_ahead")
+    )["days"]
+    # Plus a series' span: its last session lies up to a few weeks after the first.
+    return max((furthest or 0) + 31, MIN_HORIZON_DAYS)
+
+
+def _conflicts(practitioner: Practitioner, imported, now: datetime) -> list[str]:
+    """Bookings that now overlap busy time: flagged to the practitioner, never cancelled."""
+    if not imported.blocks:
+        return []
+    busy = BusyIndex(Interval(begin, finish) for begin, finish, _ in imported.blocks)
+    flagged = []
+    for session in (
+        Session.objects.filter(practitioner=practitioner, end__gt=now)
+        .exclude(status=Session.Status.CANCELLED)
+        .select_related("booking")
+        .order_by("start")
+    ):
+        if not busy.is_free(session.start, session.end):
+            local = session.start.astimezone(practitioner.zone)
+            flagged.append(
+                f"Booking {session.booking_id} on {local:%Y-%m-%d %H:%M} overlaps busy time "
+                "in this calendar."
+            )
+    return flagged
+
+
+def _record_success(connection: CalendarConnection, now: datetime, fetched) -> None:
+    connection.status = CalendarConnection.Status.OK
+    connection.last_success_at = now
+    connection.last_error = ""
+    connection.etag = fetched.etag or connection.etag
+    connection.last_modified = fetched.last_modified or connection.last_modified
+    connection.save()
+
+
+def _record_error(connection: CalendarConnection, message: str) -> None:
+    log.warning("calendar %s sync failed: %s", connection.pk, message)
+    connection.status = CalendarConnection.Status.ERROR
+    connection.last_error = message[:2000]
+    connection.save(update_fields=["status", "last_error"])

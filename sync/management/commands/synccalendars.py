@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from scheduler.models import Practitioner
+from sync.calendars import ics_connection_sync
+from sync.models import CalendarConnection
+
+
+class Command(BaseCommand):
+    help = "Run every calendar sync now, in this process (what the workers do on schedule)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--practitioner", metavar="SLUG", help="Only this practitioner")
+
+    def handle(self, *args, **options):
+        connections = CalendarConnection.objects.select_related("practitioner").order_by("pk")
+        if options["practitioner"]:
+            if not Practitioner.objects.filter(slug=options["practitioner"]).exists():
+                raise CommandError(f"No practitioner with slug {options['practitioner']!r}.")
+            connections = connections.filter(practitioner__slug=options["practitioner"])
+        for connection in connections.filter(kind=CalendarConnection.Kind.ICS):
+            ics_connection_sync(connection=connection, now=timezone.now(), force=True)
+            connection.refresh_from_db()
+            outcome = connection.status if not connection.last_error else connection.last_error
+            self.stdout.write(
+                f"{connection.busy_source} {connection.name or connection.url}: {outcome}"
+            )

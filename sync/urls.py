@@ -1,0 +1,8 @@
+from django.urls import path
+
+from sync import views
+
+urlpatterns = [
+    path("feeds/<str:token>/bookings.ics", views.feed, {"kind": "bookings"}, name="feed-bookings"),
+    path("feeds/<str:token>/busy.ics", views.feed, {"kind": "busy"}, name="feed-busy"),
+]
