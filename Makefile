@@ -15,8 +15,12 @@ $(BIN)/activate: pyproject.toml
 demo: $(BIN)/activate
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/run --demo
 
+tests/js/node_modules: tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --silent
+	touch tests/js/node_modules
+
 ## Run the tests (DATABASE_URL picks the database; PostgreSQL is what CI uses).
-test: $(BIN)/activate
+test: $(BIN)/activate tests/js/node_modules
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
