@@ -1,0 +1,218 @@
+"""Subscribed calendars: fetched from a real local server, mirrored as busy time."""
+
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+
+from scheduler.booking import booking_create
+from scheduler.models import BusyBlock
+from scheduler.selectors import slot_inputs
+from scheduler.slots import available_slots
+from sync.calendars import ics_connection_create, ics_connection_sync
+from sync.ics.fetch import FeedFetchError
+from sync.models import CalendarConnection
+from sync.tasks import ics_sync_due
+from tests import factories
+from tests.factories import AMSTERDAM, local, utc
+
+pytestmark = pytest.mark.django_db
+
+NOW = utc(2027, 2, 22, 7)
+MONDAY = date(2027, 3, 1)
+
+
+def at(hour, minute=0, day=MONDAY):
+    return local(AMSTERDAM, day.year, day.month, day.day, hour, minute)
+
+
+def calendar(*events: str) -> bytes:
+    body = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//test//EN\r\n"
+    body += "".join(events)
+    return (body + "END:VCALENDAR\r\n").encode()
+
+
+def event(uid: str, start: str, end: str, extra: str = "") -> str:
+    return (
+        f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20270101T000000Z\r\n"
+        f"DTSTART;TZID=Europe/Amsterdam:{start}\r\nDTEND;TZID=Europe/Amsterdam:{end}\r\n"
+        f"{extra}SUMMARY:Private appointment\r\nEND:VEVENT\r\n"
+    )
+
+
+@pytest.fixture
+def practice():
+    person = factories.practitioner()
+    return person, factories.appointment_type(person, duration_minutes=30)
+
+
+def offered(follow_up, day=MONDAY):
+    inputs = slot_inputs(appointment_type=follow_up, start=day, end=day)
+    return [s.start for s in available_slots(inputs, now=NOW, start=day, end=day)]
+
+
+def subscribe(person, server, path="calendar.ics"):
+    return sync(ics_connection_create(practitioner=person, url=server.url(path)))
+
+
+def sync(connection):
+    ics_connection_sync(connection=connection, now=NOW, force=True)
+    connection.refresh_from_db()
+    return connection
+
+
+def test_busy_events_block_slots_and_free_ones_do_not(feed_server, practice):
+    person, follow_up = practice
+    feed_server.body = calendar(
+        event("busy-1", "20270301T100000", "20270301T110000"),
+        event("free-1", "20270301T140000", "20270301T150000", "TRANSP:TRANSPARENT\r\n"),
+        event("gone-1", "20270301T150000", "20270301T160000", "STATUS:CANCELLED\r\n"),
+    )
+    connection = ics_connection_create(practitioner=person, url=feed_server.url("calendar.ics"))
+    connection = sync(connection)
+    assert connection.status == "ok" and connection.last_error == ""
+    assert connection.last_success_at == NOW
+    assert list(BusyBlock.objects.values_list("start", "end", "source", "external_id")) == [
+        (at(10), at(11), connection.busy_source, "busy-1")
+    ]
+    times = offered(follow_up)
+    assert at(10) not in times and at(10, 30) not in times
+    assert at(14) in times and at(15) in times
+
+
+def test_second_sync_is_conditional_and_keeps_the_blocks(feed_server, practice):
+    person, _ = practice
+    feed_server.body = calendar(event("busy-1", "20270301T100000", "20270301T110000"))
+    connection = sync(
+        ics_connection_create(practitioner=person, url=feed_server.url("calendar.ics"))
+    )
+    sync(connection)
+    assert feed_server.requests[-1][1].get("If-None-Match") == '"v1"'
+    assert BusyBlock.objects.count() == 1 and connection.status == "ok"
+
+
+def test_changed_feed_replaces_the_blocks(feed_server, practice):
+    person, _ = practice
+    feed_server.body = calendar(event("a", "20270301T100000", "20270301T110000"))
+    connection = sync(
+        ics_connection_create(practitioner=person, url=feed_server.url("calendar.ics"))
+    )
+    feed_server.body = calendar(event("b", "20270302T100000", "20270302T110000"))
+    feed_server.etag = '"v2"'
+    sync(connection)
+    assert list(BusyBlock.objects.values_list("external_id", flat=True)) == ["b"]
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("missing.ics", "HTTP 404"),
+        ("status500", "HTTP 500"),
+        ("slow", "in time"),
+        ("huge", "larger than"),
+        ("html", "not an iCalendar"),
+        ("to_private", "private or local address"),
+    ],
+)
+def test_failures_are_recorded_and_keep_the_known_busy_time(feed_server, practice, path, message):
+    person, _ = practice
+    feed_server.body = calendar(event("a", "20270301T100000", "20270301T110000"))
+    connection = sync(
+        ics_connection_create(practitioner=person, url=feed_server.url("calendar.ics"))
+    )
+    connection.url = feed_server.url(path)
+    connection.save()
+    connection = sync(connection)
+    assert connection.status == "error" and message in connection.last_error
+    assert list(BusyBlock.objects.values_list("external_id", flat=True)) == ["a"]
+    assert connection.last_success_at == NOW
+
+
+def test_redirect_within_allowed_addresses_is_followed(feed_server, practice):
+    person, _ = practice
+    feed_server.body = calendar(event("a", "20270301T100000", "20270301T110000"))
+    connection = sync(
+        ics_connection_create(practitioner=person, url=feed_server.url("to_calendar"))
+    )
+    assert connection.status == "ok" and BusyBlock.objects.count() == 1
+
+
+def test_private_addresses_are_refused_unless_allowed(settings, practice):
+    person, _ = practice
+    settings.ICS_ALLOW_PRIVATE_URLS = False
+    for url in (
+        "http://127.0.0.1/x.ics",
+        "http://10.0.0.1/x.ics",
+        "http://[::1]/x.ics",
+        "http://169.254.169.254/latest",
+        "ftp://example.com/x.ics",
+        "file:///etc/passwd",
+    ):
+        with pytest.raises(FeedFetchError):
+            ics_connection_create(practitioner=person, url=url)
+    assert not CalendarConnection.objects.exists()
+
+
+def test_webcal_address_is_accepted_as_https(feed_server, practice):
+    person, _ = practice
+    port = feed_server.httpd.server_port
+    connection = ics_connection_create(
+        practitioner=person, url=f"webcal://127.0.0.1:{port}/calendar.ics"
+    )
+    assert connection.url == f"https://127.0.0.1:{port}/calendar.ics"
+
+
+def test_booking_that_now_overlaps_busy_time_is_flagged_not_cancelled(feed_server, practice):
+    person, follow_up = practice
+    booking = booking_create(
+        appointment_type=follow_up, start=at(10), client=factories.client(), now=NOW
+    ).booking
+    feed_server.body = calendar(event("clash", "20270301T100000", "20270301T103000"))
+    connection = sync(
+        ics_connection_create(practitioner=person, url=feed_server.url("calendar.ics"))
+    )
+    assert any(f"Booking {booking.pk}" in w for w in connection.warnings)
+    booking.refresh_from_db()
+    assert booking.status == "confirmed"
+
+
+def test_two_feeds_with_the_same_custom_zone_name_do_not_mix(feed_server, practice):
+    person, _ = practice
+
+    def custom(offset):
+        return calendar(
+            "BEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\nBEGIN:STANDARD\r\n"
+            f"DTSTART:16010101T000000\r\nTZOFFSETFROM:{offset}\r\nTZOFFSETTO:{offset}\r\n"
+            "END:STANDARD\r\nEND:VTIMEZONE\r\n",
+            "BEGIN:VEVENT\r\nUID:c\r\nDTSTART;TZID=Customized Time Zone:20270301T100000\r\n"
+            "DTEND;TZID=Customized Time Zone:20270301T110000\r\nEND:VEVENT\r\n",
+        )
+
+    feed_server.body = custom("+0300")
+    first = subscribe(person, feed_server)
+    feed_server.body, feed_server.etag = custom("-0500"), '"v2"'
+    second = subscribe(person, feed_server)
+    starts = dict(BusyBlock.objects.values_list("source", "start"))
+    assert starts[first.busy_source] == utc(2027, 3, 1, 7)
+    assert starts[second.busy_source] == utc(2027, 3, 1, 15)
+
+
+def test_beat_dispatch_syncs_only_due_connections(feed_server, practice, settings):
+    person, _ = practice
+    feed_server.body = calendar(event("a", "20270301T100000", "20270301T110000"))
+    connection = ics_connection_create(practitioner=person, url=feed_server.url("calendar.ics"))
+    ics_sync_due()  # eager in tests: runs the sync task at once
+    connection.refresh_from_db()
+    assert connection.status == "ok" and BusyBlock.objects.count() == 1
+    hits = len(feed_server.requests)
+    ics_sync_due()  # synced a moment ago: not due
+    assert len(feed_server.requests) == hits
+
+
+def test_synccalendars_command_runs_every_sync_now(feed_server, practice, capsys):
+    person, _ = practice
+    feed_server.body = calendar(event("a", "20270301T100000", "20270301T110000"))
+    ics_connection_create(practitioner=person, url=feed_server.url("calendar.ics"))
+    call_command("synccalendars", "--practitioner", person.slug)
+    assert BusyBlock.objects.count() == 1
+    assert "ok" in capsys.readouterr().out
