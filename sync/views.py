@@ -23,10 +23,12 @@ def feed(request, token: str, kind: str):
     last_modified = int(feed_last_modified(token=feed_token, window=window).timestamp())
     response = get_conditional_response(request, etag=etag, last_modified=last_modified)
     if response is None:
+        # Reversed once: the feed may hold thousands of bookings.
+        change = request.build_absolute_uri(reverse("admin:scheduler_booking_change", args=[0]))
+        prefix, suffix = change.rsplit("/0/", 1)
 
-        def admin_url(booking):
-            path = reverse("admin:scheduler_booking_change", args=[booking.pk])
-            return request.build_absolute_uri(path)
+        def admin_url(booking_id):
+            return f"{prefix}/{booking_id}/{suffix}"
 
         body = feed_build(token=feed_token, window=window, admin_url=admin_url)
         response = HttpResponse(body, content_type="text/calendar; charset=utf-8")

@@ -28,16 +28,22 @@ def instant(value: datetime) -> str:
 def line(name: str, value: str) -> str:
     """One content line, folded at 75 octets without splitting a UTF-8 character."""
     content = f"{name}:{value}"
-    if len(content) <= _FOLD_AT and content.isascii():
-        return content + "\r\n"
-    out, current, size = [], [], 0
-    limit = _FOLD_AT
-    for char in content:
-        width = len(char.encode())
-        if size + width > limit:
-            out.append("".join(current))
-            current, size, limit = [], 0, _FOLD_AT - 1  # continuation lines start with a space
-        current.append(char)
-        size += width
-    out.append("".join(current))
-    return "\r\n ".join(out) + "\r\n"
+    if content.isascii():
+        if len(content) <= _FOLD_AT:
+            return content + "\r\n"
+        # Continuation lines start with a space, which counts: 74 octets of content each.
+        pieces = [content[:_FOLD_AT]]
+        pieces += [
+            content[i : i + _FOLD_AT - 1] for i in range(_FOLD_AT, len(content), _FOLD_AT - 1)
+        ]
+        return "\r\n ".join(pieces) + "\r\n"
+    raw = content.encode()
+    pieces, start, limit = [], 0, _FOLD_AT
+    while len(raw) - start > limit:
+        cut = start + limit
+        while raw[cut] & 0xC0 == 0x80:  # never cut inside a multi-byte character
+            cut -= 1
+        pieces.append(raw[start:cut])
+        start, limit = cut, _FOLD_AT - 1
+    pieces.append(raw[start:])
+    return b"\r\n ".join(pieces).decode() + "\r\n"

@@ -45,9 +45,7 @@ def test_bookings_feed_has_one_event_per_session_with_details(practice, ical_js)
     book(follow_up, at(10), 1, notes="Rug; nek, schouder\\links\nsinds maart")
     book(series, at(9, day=date(2027, 3, 2)), 2)
     token = feed_tokens(person)["bookings"]
-    body = feed_build(
-        token=token, window=FeedWindow.at(NOW), admin_url=lambda b: f"http://x/{b.pk}"
-    )
+    body = feed_build(token=token, window=FeedWindow.at(NOW), admin_url=lambda pk: f"http://x/{pk}")
     parsed = events(body)
     assert len(parsed) == 4
     first = parsed[0]
