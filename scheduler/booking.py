@@ -23,6 +23,7 @@ from scheduler.exceptions import BookingNotChangeable, IdempotencyKeyReused, Slo
 from scheduler.models import AppointmentType, Booking, Session
 from scheduler.practice import schedule_changed
 from scheduler.selectors import slot_inputs
+from scheduler.signals import booking_cancelled, booking_created, booking_rescheduled
 from scheduler.slots import blocked_span, find_slot
 from scheduler.types import Slot, SlotRules
 
@@ -113,6 +114,7 @@ def booking_create(
             )
             booking.save()
             _write_sessions(booking, slot, rules, now)
+            booking_created.send(sender=Booking, booking=booking, manage_token=token)
     except IntegrityError as exc:
         if idempotency_key:
             earlier = _booking_by_idempotency_key(idempotency_key)
@@ -152,6 +154,7 @@ def booking_cancel(*, booking: Booking, now: datetime, notice: timedelta = timed
         booking.cancelled_at = now
         booking.updated_at = now
         booking.save(update_fields=["status", "cancelled_at", "updated_at"])
+        booking_cancelled.send(sender=Booking, booking=booking)
     return booking
 
 
@@ -208,6 +211,7 @@ def booking_reschedule(
             )
             booking.updated_at = now
             booking.save(update_fields=["updated_at"])
+            booking_rescheduled.send(sender=Booking, booking=booking)
     except IntegrityError as exc:
         _raise_if_overlap(exc)
         raise

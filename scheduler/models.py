@@ -228,6 +228,7 @@ class Session(models.Model):
     # Grows on every change; calendar feeds and invitations carry it as SEQUENCE.
     sequence = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField()
+    reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["start"]
@@ -274,3 +275,23 @@ class BusyBlock(models.Model):
 
     def __str__(self) -> str:
         return f"{self.start:%Y-%m-%d %H:%M}Z-{self.end:%H:%M}Z ({self.source})"
+
+
+class Question(models.Model):
+    """A question sent through the booking page; kept so nothing is lost if mail fails."""
+
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.CASCADE, related_name="questions"
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    message = models.TextField(max_length=5000)
+    language = models.CharField(max_length=2, default="nl")
+    created_at = models.DateTimeField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.created_at:%Y-%m-%d})"

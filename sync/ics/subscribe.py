@@ -57,12 +57,18 @@ def ics_busy_blocks(
     _drop_unusable_events(calendar, zone, result)
     calendar = x_wr_timezone.to_standard(calendar)
     query = recurring_ical_events.of(calendar, skip_bad_series=True)
-    for occurrence in query.between(start, end):
+    # recurring-ical-events judges all-day dates and floating times in the zone of the
+    # window it is given: ask in the practitioner's zone, a day wider, then cut exactly.
+    wide = (
+        (start - timedelta(days=1)).astimezone(zone),
+        (end + timedelta(days=1)).astimezone(zone),
+    )
+    for occurrence in query.between(*wide):
         if len(result.blocks) >= MAX_BLOCKS:
             result.warn(f"More than {MAX_BLOCKS} busy periods: the rest were left out.")
             break
         span = _busy_span(occurrence, zone, block_all_day)
-        if span is not None:
+        if span is not None and span[0] < end and span[1] > start:
             result.blocks.append((*span, str(occurrence.get("UID", ""))[:1024]))
     result.blocks.sort()
     return result

@@ -1,0 +1,14 @@
+"""What happened to bookings, for parts that must not be known here (e-mail, calendars).
+
+Sent inside the booking's transaction; receivers defer their work with on_commit, so a
+rolled-back booking never leaves a trace outside.
+"""
+
+from django.dispatch import Signal
+
+# booking, manage_token (the raw token exists only now)
+booking_created = Signal()
+# booking
+booking_cancelled = Signal()
+# booking
+booking_rescheduled = Signal()

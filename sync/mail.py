@@ -1,0 +1,224 @@
+"""E-mail to clients and the practitioner, with calendar invitations for clients.
+
+Times are shown in the practitioner's zone, with the zone named. Each message has a
+plain-text and an HTML part; client messages about bookings carry an .ics invitation
+(METHOD:REQUEST to create or move, METHOD:CANCEL to cancel; one VEVENT per session, the
+same UID every time, SEQUENCE from the session).
+"""
+
+import base64
+import hashlib
+import hmac
+from datetime import UTC, datetime, timedelta
+
+import icalendar
+from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import translation
+
+from scheduler.models import Booking, Question, Session
+
+INVITE_PRODID = "-//BSR scheduling service//Invitations 1.0//NL"
+
+
+def seal_manage_token(token: str) -> str:
+    """The manage token, sealed for the trip through the broker (never there in the clear)."""
+    return _fernet().encrypt(token.encode()).decode()
+
+
+def unseal_manage_token(sealed: str) -> str | None:
+    try:
+        return _fernet().decrypt(sealed.encode()).decode()
+    except InvalidToken:
+        return None
+
+
+def _fernet() -> Fernet:
+    key = hmac.new(settings.SECRET_KEY.encode(), b"manage-link-mail", hashlib.sha256).digest()
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def manage_url(token: str) -> str:
+    return settings.PUBLIC_BASE_URL.rstrip("/") + reverse("manage-page", args=[token])
+
+
+def session_uid(session: Session) -> str:
+    return f"session-{session.pk}@{settings.ICS_UID_DOMAIN}"
+
+
+def invitation(booking: Booking, *, method: str) -> bytes:
+    """An iTIP message for the client's calendar: REQUEST or CANCEL, every session."""
+    practitioner = booking.practitioner
+    organizer = practitioner.email or settings.DEFAULT_FROM_EMAIL
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", INVITE_PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    for session in booking.sessions.order_by("position"):
+        event = icalendar.Event()
+        event.add("uid", session_uid(session))
+        event.add("dtstamp", session.updated_at.astimezone(UTC))
+        event.add("last-modified", session.updated_at.astimezone(UTC))
+        event.add("dtstart", session.start.astimezone(UTC))
+        event.add("dtend", session.end.astimezone(UTC))
+        event.add("sequence", session.sequence)
+        event.add("summary", f"{booking.appointment_type.name} — {practitioner.name}")
+        cancelled = method == "CANCEL" or session.status == Session.Status.CANCELLED
+        event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+        event.add("organizer", f"mailto:{organizer}", parameters={"CN": practitioner.name})
+        event.add(
+            "attendee",
+            f"mailto:{booking.client_email}",
+            parameters={
+                "CN": booking.client_name,
+                "ROLE": "REQ-PARTICIPANT",
+                "PARTSTAT": "ACCEPTED",
+                "RSVP": "FALSE",
+            },
+        )
+        calendar.add_component(event)
+    return calendar.to_ical()
+
+
+def _sessions_for_display(booking: Booking):
+    zone = booking.practitioner.zone
+    return [
+        {"start": s.start.astimezone(zone), "end": s.end.astimezone(zone), "status": s.status}
+        for s in booking.sessions.order_by("position")
+    ]
+
+
+def _send(
+    *,
+    to: str,
+    template: str,
+    context: dict,
+    language: str,
+    invite: bytes | None = None,
+    method: str | None = None,
+    reply_to: str | None = None,
+) -> None:
+    with translation.override(language):
+        subject = render_to_string(f"sync/email/{template}_subject.txt", context).strip()
+        text = render_to_string(f"sync/email/{template}.txt", context)
+        html = render_to_string(f"sync/email/{template}.html", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[to],
+        reply_to=[reply_to] if reply_to else None,
+    )
+    message.attach_alternative(html, "text/html")
+    if invite is not None:
+        # As a calendar part (clients show accept buttons) and as an attachment to open.
+        message.attach_alternative(invite.decode(), f"text/calendar; method={method}")
+        message.attach("invite.ics", invite, f"text/calendar; method={method}; charset=utf-8")
+    message.send()
+
+
+def _booking_context(booking: Booking, **extra) -> dict:
+    return {
+        "booking": booking,
+        "practitioner": booking.practitioner,
+        "sessions": _sessions_for_display(booking),
+        "zone": booking.practitioner.timezone,
+        "notice_hours": settings.CLIENT_CHANGE_NOTICE_HOURS,
+        **extra,
+    }
+
+
+def booking_confirmation_send(booking: Booking, *, manage_token: str | None) -> None:
+    context = _booking_context(booking, manage_url=manage_token and manage_url(manage_token))
+    _send(
+        to=booking.client_email,
+        template="client_confirmed",
+        context=context,
+        language=booking.language,
+        invite=invitation(booking, method="REQUEST"),
+        method="REQUEST",
+        reply_to=booking.practitioner.email or None,
+    )
+
+
+def booking_rescheduled_send(booking: Booking) -> None:
+    _send(
+        to=booking.client_email,
+        template="client_rescheduled",
+        context=_booking_context(booking),
+        language=booking.language,
+        invite=invitation(booking, method="REQUEST"),
+        method="REQUEST",
+        reply_to=booking.practitioner.email or None,
+    )
+
+
+def booking_cancelled_send(booking: Booking) -> None:
+    _send(
+        to=booking.client_email,
+        template="client_cancelled",
+        context=_booking_context(booking),
+        language=booking.language,
+        invite=invitation(booking, method="CANCEL"),
+        method="CANCEL",
+        reply_to=booking.practitioner.email or None,
+    )
+
+
+def practitioner_notice_send(booking: Booking, *, event: str) -> None:
+    """Tell the practitioner: event is "created", "cancelled" or "rescheduled"."""
+    if not booking.practitioner.email:
+        return
+    _send(
+        to=booking.practitioner.email,
+        template="practitioner_booking",
+        context=_booking_context(booking, event=event),
+        language=settings.LANGUAGE_CODE,
+        reply_to=booking.client_email,
+    )
+
+
+def question_send(question: Question, *, now: datetime) -> None:
+    to = question.practitioner.email or settings.DEFAULT_FROM_EMAIL
+    _send(
+        to=to,
+        template="practitioner_question",
+        context={"question": question},
+        language=settings.LANGUAGE_CODE,
+        reply_to=question.email,
+    )
+    Question.objects.filter(pk=question.pk).update(emailed_at=now)
+
+
+def reminders_due(*, now: datetime):
+    """Sessions starting between 12 and 36 hours from now that have had no reminder."""
+    return (
+        Session.objects.filter(
+            status=Session.Status.CONFIRMED,
+            reminder_sent_at__isnull=True,
+            start__gte=now + timedelta(hours=12),
+            start__lt=now + timedelta(hours=36),
+        )
+        .select_related("booking__practitioner", "booking__appointment_type")
+        .order_by("start")
+    )
+
+
+def reminder_send(session: Session, *, now: datetime) -> None:
+    booking = session.booking
+    zone = booking.practitioner.zone
+    context = _booking_context(
+        booking,
+        session={"start": session.start.astimezone(zone), "end": session.end.astimezone(zone)},
+    )
+    _send(
+        to=booking.client_email,
+        template="client_reminder",
+        context=context,
+        language=booking.language,
+        reply_to=booking.practitioner.email or None,
+    )
+    Session.objects.filter(pk=session.pk).update(reminder_sent_at=now)
