@@ -7,11 +7,11 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from scheduler.validators import CONTROL, CONTROL_BUT_NEWLINES
+
 MIN_YEAR, MAX_YEAR = 2000, 2999
 HH_MM = "%H:%M"
 _HH_MM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
-_CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -65,7 +65,7 @@ class StrictCharField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("not_a_string")
         # Checked before trimming: a trailing CR/LF is refused, not quietly cut off.
-        pattern = _CONTROL_BUT_NEWLINES if self.multiline else _CONTROL
+        pattern = CONTROL_BUT_NEWLINES if self.multiline else CONTROL
         if pattern.search(data):
             self.fail("control")
         return super().to_internal_value(data)

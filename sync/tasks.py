@@ -1,9 +1,14 @@
 """Celery tasks: thin wrappers that take ids, call services and retry."""
 
+import smtplib
+
 from celery import shared_task
 from django.utils import timezone
 
+from scheduler.models import Booking, Question
+from sync import mail
 from sync.calendars import ics_connection_sync, ics_connections_due
+from sync.mail import unseal_manage_token
 from sync.models import CalendarConnection, Heartbeat
 
 WORKER_HEARTBEAT = "worker"
@@ -27,3 +32,55 @@ def ics_sync(connection_id: int, force: bool = False) -> None:
     connection = CalendarConnection.objects.filter(pk=connection_id).first()
     if connection is not None:
         ics_connection_sync(connection=connection, now=timezone.now(), force=force)
+
+
+MAIL_RETRY = {
+    "autoretry_for": (OSError, smtplib.SMTPException),
+    "retry_backoff": 30,
+    "retry_backoff_max": 3600,
+    "retry_jitter": True,
+    "max_retries": 12,
+}
+
+
+@shared_task(name="sync.tasks.booking_mail", ignore_result=True, **MAIL_RETRY)
+def booking_mail(booking_id: int, event: str, sealed_token: str | None = None) -> None:
+    """E-mail the client (with the invitation) and the practitioner about one booking event."""
+    booking = (
+        Booking.objects.select_related("practitioner", "appointment_type")
+        .filter(pk=booking_id)
+        .first()
+    )
+    if booking is None:
+        return
+    if event == "created":
+        token = unseal_manage_token(sealed_token) if sealed_token else None
+        mail.booking_confirmation_send(booking, manage_token=token)
+    elif event == "cancelled":
+        mail.booking_cancelled_send(booking)
+    else:
+        mail.booking_rescheduled_send(booking)
+    mail.practitioner_notice_send(booking, event=event)
+
+
+@shared_task(name="sync.tasks.question_mail", ignore_result=True, **MAIL_RETRY)
+def question_mail(question_id: int) -> None:
+    question = Question.objects.select_related("practitioner").filter(pk=question_id).first()
+    if question is not None and question.emailed_at is None:
+        mail.question_send(question, now=timezone.now())
+
+
+@shared_task(name="sync.tasks.reminders_send", ignore_result=True)
+def reminders_send() -> None:
+    """Run by beat: a reminder the day before each appointment, once."""
+    for session in mail.reminders_due(now=timezone.now()):
+        mail.reminder_send(session, now=timezone.now())
+
+
+@shared_task(name="sync.tasks.questions_resend", ignore_result=True)
+def questions_resend() -> None:
+    """Run by beat: questions whose e-mail never went out get another try."""
+    for question_id in Question.objects.filter(emailed_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        question_mail.delay(question_id)

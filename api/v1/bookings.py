@@ -2,7 +2,6 @@ import re
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
@@ -26,19 +25,20 @@ from scheduler.booking import (
 )
 from scheduler.models import AppointmentType, Booking
 from scheduler.selectors import booking_list
+from scheduler.validators import no_markup, phone_characters
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 MAX_LIST_DAYS = 400
-NO_MARKUP = RegexValidator(r"[<>]", "Angle brackets are not allowed.", inverse_match=True)
-PHONE = RegexValidator(r"^[0-9+()\-. /]*$", "Use digits, spaces and + ( ) - . / only.")
 
 
 class BookingInputSerializer(serializers.Serializer):
     appointment_type = StrictIntegerField(min_value=1, max_value=2**63 - 1)
     start = AwareDateTimeField(help_text="The slot's start, with its UTC offset")
-    name = StrictCharField(max_length=200, validators=[NO_MARKUP])
+    name = StrictCharField(max_length=200, validators=[no_markup])
     email = serializers.EmailField(max_length=254)
-    phone = StrictCharField(max_length=40, allow_blank=True, default="", validators=[PHONE])
+    phone = StrictCharField(
+        max_length=40, allow_blank=True, default="", validators=[phone_characters]
+    )
     notes = StrictCharField(max_length=2000, allow_blank=True, default="", multiline=True)
     language = serializers.ChoiceField(choices=Booking.Language.values, default="nl")
 

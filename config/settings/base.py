@@ -127,6 +127,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # ------------------------------------------------------------------------------
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="praktijk@localhost")
+# Where links in e-mails point (manage links are sent by workers, outside any request).
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 
 # ------------------------------------------------------------------------------
 # Celery: Redis in production; kombu's filesystem transport by default so that a
@@ -156,6 +158,9 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Each subscribed calendar is fetched when ICS_POLL_MINUTES have passed since its last try.
     "ics-sync-due": {"task": "sync.tasks.ics_sync_due", "schedule": 60},
+    # Reminders go out 12 to 36 hours ahead, so an hourly run reaches everyone once.
+    "reminders": {"task": "sync.tasks.reminders_send", "schedule": 3600},
+    "questions-resend": {"task": "sync.tasks.questions_resend", "schedule": 900},
 }
 
 # ------------------------------------------------------------------------------
