@@ -11,8 +11,11 @@ $(BIN)/activate: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(BIN)/activate
 
+locale/nl/LC_MESSAGES/django.mo: locale/nl/LC_MESSAGES/django.po $(BIN)/activate
+	$(BIN)/python manage.py compilemessages -v0 --ignore=.venv
+
 ## Run web, worker and beat with demo data on the embedded default (SQLite, filesystem broker).
-demo: $(BIN)/activate
+demo: $(BIN)/activate locale/nl/LC_MESSAGES/django.mo
 	PATH="$(CURDIR)/$(BIN):$$PATH" scripts/run --demo
 
 tests/js/node_modules: tests/js/package-lock.json
@@ -20,7 +23,7 @@ tests/js/node_modules: tests/js/package-lock.json
 	touch tests/js/node_modules
 
 ## Run the tests (DATABASE_URL picks the database; PostgreSQL is what CI uses).
-test: $(BIN)/activate tests/js/node_modules
+test: $(BIN)/activate tests/js/node_modules locale/nl/LC_MESSAGES/django.mo
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -162,6 +162,11 @@ class AppointmentType(models.Model):
     def step_minutes(self) -> int:
         return self.slot_step_minutes or self.duration_minutes
 
+    @property
+    def series_days(self) -> str:
+        """Day numbers of a series as people count them (offset 0 is day 1): "1, 4, 11"."""
+        return ", ".join(str(item["offset_days"] + 1) for item in self.sessions or [])
+
 
 class Booking(models.Model):
     class Status(models.TextChoices):

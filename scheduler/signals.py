@@ -12,3 +12,5 @@ booking_created = Signal()
 booking_cancelled = Signal()
 # booking
 booking_rescheduled = Signal()
+# question
+question_received = Signal()

@@ -5,7 +5,12 @@ from functools import partial
 from django.db import transaction
 from django.dispatch import receiver
 
-from scheduler.signals import booking_cancelled, booking_created, booking_rescheduled
+from scheduler.signals import (
+    booking_cancelled,
+    booking_created,
+    booking_rescheduled,
+    question_received,
+)
 from sync import tasks
 from sync.mail import seal_manage_token
 
@@ -24,3 +29,8 @@ def _on_booking_cancelled(sender, booking, **kwargs):
 @receiver(booking_rescheduled)
 def _on_booking_rescheduled(sender, booking, **kwargs):
     transaction.on_commit(partial(tasks.booking_mail.delay, booking.pk, "rescheduled"))
+
+
+@receiver(question_received)
+def _on_question_received(sender, question, **kwargs):
+    transaction.on_commit(partial(tasks.question_mail.delay, question.pk))

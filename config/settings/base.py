@@ -34,6 +34,7 @@ ZoneInfo(DEFAULT_TIMEZONE)  # fail at boot on a zone name that does not exist
 LANGUAGE_CODE = "nl"
 LANGUAGES = [("nl", "Nederlands"), ("en", "English")]
 USE_I18N = True
+LOCALE_PATHS = [BASE_DIR / "locale"]
 
 # ------------------------------------------------------------------------------
 # Apps

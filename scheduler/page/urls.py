@@ -1,4 +1,5 @@
 from django.urls import path, register_converter
+from django.views.i18n import set_language
 
 from api.urls import ManageTokenConverter
 from scheduler.page import views
@@ -6,5 +7,17 @@ from scheduler.page import views
 register_converter(ManageTokenConverter, "manage_token")
 
 urlpatterns = [
+    path("", views.home, name="home"),
+    path("p/<slug:slug>/", views.home, name="practice"),
+    path("p/<slug:slug>/book/", views.book_choose, name="book"),
+    path("p/<slug:slug>/book/<int:type_id>/", views.book_week, name="book-week"),
+    path("p/<slug:slug>/book/<int:type_id>/confirm/", views.book_confirm, name="book-confirm"),
+    path("p/<slug:slug>/question/", views.question, name="question"),
     path("manage/<manage_token:token>/", views.manage_page, name="manage-page"),
+    path(
+        "manage/<manage_token:token>/reschedule/",
+        views.manage_reschedule,
+        name="manage-reschedule",
+    ),
+    path("i18n/setlang/", set_language, name="set_language"),
 ]

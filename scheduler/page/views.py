@@ -1,49 +1,350 @@
-"""Server-rendered pages for clients."""
+"""The client's pages: the practice, booking week by week, questions, the manage link.
 
-from datetime import timedelta
+Everything works without JavaScript; views only parse input, call the domain and render.
+"""
+
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import Http404
-from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from scheduler.booking import booking_by_manage_token, booking_cancel
-from scheduler.exceptions import SchedulingError
+from scheduler.booking import (
+    ClientDetails,
+    booking_by_manage_token,
+    booking_cancel,
+    booking_create,
+    booking_reschedule,
+)
+from scheduler.exceptions import SchedulingError, SlotUnavailable
+from scheduler.models import AppointmentType, Booking, Practitioner
+from scheduler.page.forms import BookingForm, QuestionForm
+from scheduler.questions import question_create
+from scheduler.selectors import slot_inputs
+from scheduler.slots import available_slots, find_slot
+
+WEEKS_TO_SEARCH = 8
+ALTERNATIVES = 3
+QUESTIONS_PER_HOUR = 5
+
+
+def home(request, slug=None):
+    practitioner = _practitioner(slug)
+    return render(
+        request,
+        "scheduler/page/home.html",
+        {"practitioner": practitioner, "bsr_template": _bsr_template()},
+    )
+
+
+def book_choose(request, slug):
+    practitioner = _practitioner(slug)
+    types = practitioner.appointment_types.filter(active=True).order_by("-sessions", "pk")
+    return render(
+        request, "scheduler/page/book_choose.html", {"practitioner": practitioner, "types": types}
+    )
+
+
+def book_week(request, slug, type_id):
+    practitioner, appointment_type = _practitioner_and_type(slug, type_id)
+    return _render_week(request, practitioner, appointment_type)
+
+
+@require_http_methods(["GET", "POST"])
+def book_confirm(request, slug, type_id):
+    practitioner, appointment_type = _practitioner_and_type(slug, type_id)
+    now = timezone.now()
+    start = _instant(request.GET.get("start") or request.POST.get("start"))
+    slot = start and find_slot(
+        slot_inputs(
+            appointment_type=appointment_type,
+            start=_local_day(start, practitioner),
+            end=_local_day(start, practitioner),
+        ),
+        now=now,
+        start=start,
+    )
+    if not slot:
+        return _render_week(request, practitioner, appointment_type, taken=start)
+    form = BookingForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = booking_create(
+                appointment_type=appointment_type,
+                start=slot.start,
+                client=ClientDetails(
+                    name=data["name"],
+                    email=data["email"],
+                    phone=data["phone"],
+                    notes=data["notes"],
+                    language=_language(),
+                ),
+                now=now,
+            )
+        except SlotUnavailable:
+            return _render_week(request, practitioner, appointment_type, taken=slot.start)
+        return redirect(reverse("manage-page", args=[result.manage_token]) + "?booked=1")
+    return render(
+        request,
+        "scheduler/page/book_confirm.html",
+        {
+            "practitioner": practitioner,
+            "appointment_type": appointment_type,
+            "slot": slot,
+            "sessions": [_local(s.start, practitioner) for s in slot.sessions],
+            "durations": [int((s.end - s.start).total_seconds() // 60) for s in slot.sessions],
+            "start_value": int(slot.start.timestamp()),
+            "form": form,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def question(request, slug):
+    practitioner = _practitioner(slug)
+    form = QuestionForm(request.POST or None)
+    sent = request.GET.get("sent") == "1"
+    error = None
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["website"]:
+            return redirect(request.path + "?sent=1")  # a robot: say thanks, keep nothing
+        key = f"questions:{request.META.get('REMOTE_ADDR', '')}"
+        count = cache.get_or_set(key, 0, 3600)
+        if count >= QUESTIONS_PER_HOUR:
+            error = _("You have sent several questions already. Please try again later.")
+        else:
+            cache.incr(key)
+            question_create(
+                practitioner=practitioner,
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+                message=form.cleaned_data["message"],
+                language=_language(),
+                now=timezone.now(),
+            )
+            return redirect(request.path + "?sent=1")
+    return render(
+        request,
+        "scheduler/page/question.html",
+        {"practitioner": practitioner, "form": form, "sent": sent, "error": error},
+    )
 
 
 @require_http_methods(["GET", "POST"])
 def manage_page(request, token):
-    """The client's private page for one booking: see it, cancel it."""
-    booking = booking_by_manage_token(token)
-    if booking is None:
-        raise Http404
+    booking = _booking(token)
     error = None
     if request.method == "POST" and request.POST.get("action") == "cancel":
         try:
-            booking_cancel(
-                booking=booking,
-                now=timezone.now(),
-                notice=timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS),
-            )
+            booking_cancel(booking=booking, now=timezone.now(), notice=_notice())
         except SchedulingError as exc:
             error = exc.detail
         else:
-            return redirect(request.path)
+            return redirect(request.path + "?cancelled=1")
     booking.refresh_from_db()
-    zone = booking.practitioner.zone
-    sessions = [
-        (s.start.astimezone(zone), s.end.astimezone(zone), s.status)
-        for s in booking.sessions.order_by("position")
-    ]
+    practitioner = booking.practitioner
+    sessions = list(booking.sessions.order_by("position"))
+    upcoming = [s.start for s in sessions if s.status == "confirmed" and s.start > timezone.now()]
+    changeable = (
+        booking.status == Booking.Status.CONFIRMED
+        and bool(upcoming)
+        and (min(upcoming) - timezone.now() >= _notice())
+    )
     return render(
         request,
-        "scheduler/manage.html",
+        "scheduler/page/manage.html",
         {
             "booking": booking,
-            "sessions": sessions,
-            "zone": zone.key,
+            "practitioner": practitioner,
+            "sessions": [
+                (_local(s.start, practitioner), _local(s.end, practitioner), s.status)
+                for s in sessions
+            ],
+            "changeable": changeable,
             "error": error,
             "notice_hours": settings.CLIENT_CHANGE_NOTICE_HOURS,
+            "flash": next((k for k in ("booked", "cancelled", "moved") if k in request.GET), None),
         },
     )
+
+
+@require_http_methods(["GET", "POST"])
+def manage_reschedule(request, token):
+    booking = _booking(token)
+    practitioner, appointment_type = booking.practitioner, booking.appointment_type
+    if request.method == "POST":
+        start = _instant(request.POST.get("start"))
+        if start is None:
+            return _render_week(request, practitioner, appointment_type, booking=booking)
+        try:
+            booking_reschedule(booking=booking, start=start, now=timezone.now(), notice=_notice())
+        except SlotUnavailable:
+            return _render_week(
+                request, practitioner, appointment_type, booking=booking, taken=start
+            )
+        except SchedulingError as exc:
+            return _render_week(
+                request, practitioner, appointment_type, booking=booking, error=exc.detail
+            )
+        return redirect(reverse("manage-page", args=[token]) + "?moved=1")
+    return _render_week(request, practitioner, appointment_type, booking=booking)
+
+
+def _render_week(request, practitioner, appointment_type, *, booking=None, taken=None, error=None):
+    """The week view; after a lost race, the nearest free times as alternatives."""
+    now = timezone.now()
+    zone = practitioner.zone
+    this_monday = _monday(timezone.localdate(now, timezone=zone))
+    monday = _monday(
+        _date(request.GET.get("week")) or (taken and _local_day(taken, practitioner)) or this_monday
+    )
+    monday = max(monday, this_monday)
+    exclude = booking.pk if booking else None
+    slots = _slots(appointment_type, monday, monday + timedelta(days=6), now, exclude)
+    next_free = None
+    if not slots:
+        later = _slots(
+            appointment_type,
+            monday + timedelta(days=7),
+            monday + timedelta(days=7 * WEEKS_TO_SEARCH),
+            now,
+            exclude,
+        )
+        next_free = later[0].start if later else None
+        if next_free and "week" not in request.GET:
+            # Nobody asked for this week: open the first week that has a free time.
+            monday = _monday(_local_day(next_free, practitioner))
+            slots = _slots(appointment_type, monday, monday + timedelta(days=6), now, exclude)
+            next_free = None
+    alternatives = []
+    if taken is not None:
+        nearby = _slots(
+            appointment_type,
+            _local_day(taken, practitioner) - timedelta(days=3),
+            _local_day(taken, practitioner) + timedelta(days=14),
+            now,
+            exclude,
+        )
+        alternatives = sorted(nearby, key=lambda s: abs(s.start - taken))[:ALTERNATIVES]
+        alternatives.sort(key=lambda s: s.start)
+    days = []
+    for offset in range(7):
+        day = monday + timedelta(days=offset)
+        day_slots = [s for s in slots if _local_day(s.start, practitioner) == day]
+        days.append((day, [_slot_view(s, practitioner) for s in day_slots]))
+    horizon_end = timezone.localdate(now, timezone=zone) + timedelta(
+        days=appointment_type.max_days_ahead
+    )
+    return render(
+        request,
+        "scheduler/page/book_week.html",
+        {
+            "practitioner": practitioner,
+            "appointment_type": appointment_type,
+            "booking": booking,
+            "days": days,
+            "monday": monday,
+            "previous_week": monday - timedelta(days=7) if monday > this_monday else None,
+            "next_week": monday + timedelta(days=7)
+            if monday + timedelta(days=7) <= horizon_end
+            else None,
+            "next_free": next_free and _local(next_free, practitioner),
+            "next_free_week": next_free and _monday(_local_day(next_free, practitioner)),
+            "taken": taken is not None,
+            "alternatives": [_slot_view(s, practitioner) for s in alternatives],
+            "error": error,
+            "zone": zone.key,
+        },
+        status=409 if taken is not None else 200,
+    )
+
+
+def _slots(appointment_type, start, end, now, exclude_booking_id):
+    inputs = slot_inputs(
+        appointment_type=appointment_type,
+        start=start,
+        end=end,
+        exclude_booking_id=exclude_booking_id,
+    )
+    return available_slots(inputs, now=now, start=start, end=end)
+
+
+def _slot_view(slot, practitioner) -> dict:
+    return {
+        "start": _local(slot.start, practitioner),
+        "value": int(slot.start.timestamp()),
+        "sessions": [_local(s.start, practitioner) for s in slot.sessions],
+    }
+
+
+def _practitioner(slug) -> Practitioner:
+    if slug:
+        return get_object_or_404(Practitioner, slug=slug)
+    if settings.DEFAULT_PRACTITIONER:
+        return get_object_or_404(Practitioner, slug=settings.DEFAULT_PRACTITIONER)
+    practitioner = Practitioner.objects.order_by("pk").first()
+    if practitioner is None:
+        raise Http404
+    return practitioner
+
+
+def _practitioner_and_type(slug, type_id):
+    practitioner = _practitioner(slug)
+    appointment_type = get_object_or_404(
+        AppointmentType, pk=type_id, practitioner=practitioner, active=True
+    )
+    return practitioner, appointment_type
+
+
+def _booking(token) -> Booking:
+    booking = booking_by_manage_token(token)
+    if booking is None:
+        raise Http404
+    return booking
+
+
+def _notice() -> timedelta:
+    return timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS)
+
+
+def _language() -> str:
+    return "en" if (translation.get_language() or "").startswith("en") else "nl"
+
+
+def _bsr_template() -> str:
+    return f"scheduler/page/bsr_{_language()}.html"
+
+
+def _instant(value) -> datetime | None:
+    """A slot start as sent by the page: whole seconds since 1970 (no offsets to mangle)."""
+    try:
+        seconds = int(value)
+        return datetime.fromtimestamp(seconds, tz=UTC) if 0 < seconds < 2**33 else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _date(value) -> date | None:
+    try:
+        parsed = date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if 2000 <= parsed.year <= 2999 else None
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _local(instant: datetime, practitioner) -> datetime:
+    return instant.astimezone(practitioner.zone)
+
+
+def _local_day(instant: datetime, practitioner) -> date:
+    return instant.astimezone(practitioner.zone).date()
