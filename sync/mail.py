@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from scheduler.models import Booking, Question, Session
 
@@ -97,11 +97,13 @@ def _send(
     template: str,
     context: dict,
     language: str,
+    zone: str,
     invite: bytes | None = None,
     method: str | None = None,
     reply_to: str | None = None,
 ) -> None:
-    with translation.override(language):
+    # Template date filters show the active zone: make it the practitioner's, as named.
+    with translation.override(language), timezone.override(zone):
         subject = render_to_string(f"sync/email/{template}_subject.txt", context).strip()
         text = render_to_string(f"sync/email/{template}.txt", context)
         html = render_to_string(f"sync/email/{template}.html", context)
@@ -138,6 +140,7 @@ def booking_confirmation_send(booking: Booking, *, manage_token: str | None) -> 
         template="client_confirmed",
         context=context,
         language=booking.language,
+        zone=booking.practitioner.timezone,
         invite=invitation(booking, method="REQUEST"),
         method="REQUEST",
         reply_to=booking.practitioner.email or None,
@@ -150,6 +153,7 @@ def booking_rescheduled_send(booking: Booking) -> None:
         template="client_rescheduled",
         context=_booking_context(booking),
         language=booking.language,
+        zone=booking.practitioner.timezone,
         invite=invitation(booking, method="REQUEST"),
         method="REQUEST",
         reply_to=booking.practitioner.email or None,
@@ -162,6 +166,7 @@ def booking_cancelled_send(booking: Booking) -> None:
         template="client_cancelled",
         context=_booking_context(booking),
         language=booking.language,
+        zone=booking.practitioner.timezone,
         invite=invitation(booking, method="CANCEL"),
         method="CANCEL",
         reply_to=booking.practitioner.email or None,
@@ -177,6 +182,7 @@ def practitioner_notice_send(booking: Booking, *, event: str) -> None:
         template="practitioner_booking",
         context=_booking_context(booking, event=event),
         language=settings.LANGUAGE_CODE,
+        zone=booking.practitioner.timezone,
         reply_to=booking.client_email,
     )
 
@@ -188,6 +194,7 @@ def question_send(question: Question, *, now: datetime) -> None:
         template="practitioner_question",
         context={"question": question},
         language=settings.LANGUAGE_CODE,
+        zone=question.practitioner.timezone,
         reply_to=question.email,
     )
     Question.objects.filter(pk=question.pk).update(emailed_at=now)
@@ -219,6 +226,7 @@ def reminder_send(session: Session, *, now: datetime) -> None:
         template="client_reminder",
         context=context,
         language=booking.language,
+        zone=booking.practitioner.timezone,
         reply_to=booking.practitioner.email or None,
     )
     Session.objects.filter(pk=session.pk).update(reminder_sent_at=now)
