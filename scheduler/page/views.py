@@ -97,8 +97,10 @@ def book_confirm(request, slug, type_id):
             "practitioner": practitioner,
             "appointment_type": appointment_type,
             "slot": slot,
-            "sessions": [_local(s.start, practitioner) for s in slot.sessions],
-            "durations": [int((s.end - s.start).total_seconds() // 60) for s in slot.sessions],
+            "sessions": [
+                (_local(s.start, practitioner), int((s.end - s.start).total_seconds() // 60))
+                for s in slot.sessions
+            ],
             "start_value": int(slot.start.timestamp()),
             "form": form,
         },
