@@ -57,6 +57,11 @@ v1 = [
     path("busy/", busy.BusyListApi.as_view(), name="busy"),
     path("calendars/", calendars.CalendarListApi.as_view(), name="calendars"),
     path("calendars/<int:pk>/", calendars.CalendarDetailApi.as_view(), name="calendar"),
+    path(
+        "calendars/google/connect/",
+        calendars.GoogleConnectApi.as_view(),
+        name="calendars-google-connect",
+    ),
     path("feeds/", feeds.FeedListApi.as_view(), name="feeds"),
     path("feeds/rotate/", feeds.FeedRotateApi.as_view(), name="feeds-rotate"),
     path("slots/", slots.SlotListApi.as_view(), name="slots"),

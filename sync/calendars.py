@@ -38,7 +38,7 @@ def ics_connection_create(
     )
 
 
-def ics_connection_update(*, connection: CalendarConnection, **fields) -> CalendarConnection:
+def calendar_connection_update(*, connection: CalendarConnection, **fields) -> CalendarConnection:
     if "url" in fields:
         fields["url"] = normalise_feed_url(fields["url"])
         check_address(fields["url"])

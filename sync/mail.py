@@ -230,3 +230,15 @@ def reminder_send(session: Session, *, now: datetime) -> None:
         reply_to=booking.practitioner.email or None,
     )
     Session.objects.filter(pk=session.pk).update(reminder_sent_at=now)
+
+
+def reconnect_needed_send(connection) -> None:
+    """Tell the practitioner once that Google needs them to connect again."""
+    practitioner = connection.practitioner
+    _send(
+        to=practitioner.email or settings.DEFAULT_FROM_EMAIL,
+        template="practitioner_reconnect",
+        context={"connection": connection, "practitioner": practitioner},
+        language=settings.LANGUAGE_CODE,
+        zone=practitioner.timezone,
+    )

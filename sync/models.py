@@ -2,7 +2,7 @@ import secrets
 
 from django.db import models
 
-from scheduler.models import Practitioner
+from scheduler.models import Practitioner, Session
 
 
 class Heartbeat(models.Model):
@@ -41,6 +41,18 @@ class FeedToken(models.Model):
         return f"{self.practitioner} {self.kind} feed"
 
 
+class OAuthState(models.Model):
+    """A started Google authorisation: its state and PKCE verifier, until the callback."""
+
+    state = models.CharField(max_length=128, unique=True)
+    practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE)
+    code_verifier = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"OAuth state for {self.practitioner}"
+
+
 class CalendarConnection(models.Model):
     """An external calendar whose busy time is mirrored into BusyBlock rows."""
 
@@ -71,6 +83,16 @@ class CalendarConnection(models.Model):
     etag = models.CharField(max_length=512, blank=True)
     last_modified = models.CharField(max_length=64, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
+    # Google: tokens encrypted with TOKEN_ENCRYPTION_KEYS; which calendar receives bookings
+    # and which calendars block time; the account's calendars as last listed.
+    google_refresh_token = models.TextField(blank=True)
+    google_access_token = models.TextField(blank=True)
+    google_token_expiry = models.DateTimeField(null=True, blank=True)
+    push_calendar_id = models.CharField(max_length=1024, blank=True, default="primary")
+    busy_calendar_ids = models.JSONField(default=list, blank=True)
+    available_calendars = models.JSONField(default=list, blank=True)
+    # Set when the practitioner was told the connection needs them; cleared on reconnect.
+    alerted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -83,3 +105,77 @@ class CalendarConnection(models.Model):
     def busy_source(self) -> str:
         """The BusyBlock.source of the busy time this connection mirrors."""
         return f"{self.kind}:{self.pk}"
+
+
+class GoogleCalendarSync(models.Model):
+    """Pull state of one Google calendar that blocks time: sync token and watch channel."""
+
+    connection = models.ForeignKey(
+        CalendarConnection, on_delete=models.CASCADE, related_name="google_calendars"
+    )
+    calendar_id = models.CharField(max_length=1024)
+    sync_token = models.TextField(blank=True)
+    channel_id = models.CharField(max_length=64, blank=True, db_index=True)
+    channel_token = models.CharField(max_length=128, blank=True)
+    channel_resource_id = models.CharField(max_length=256, blank=True)
+    channel_expires_at = models.DateTimeField(null=True, blank=True)
+    last_pulled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "calendar_id"], name="one_sync_per_calendar"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.calendar_id}"
+
+    @property
+    def busy_source(self) -> str:
+        return f"google:{self.connection_id}:{self.calendar_id}"[:200]
+
+
+class GoogleEvent(models.Model):
+    """Our event for a session in the practitioner's Google calendar, with its last etag."""
+
+    connection = models.ForeignKey(
+        CalendarConnection, on_delete=models.CASCADE, related_name="google_events"
+    )
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="google_events")
+    calendar_id = models.CharField(max_length=1024)
+    event_id = models.CharField(max_length=1024)
+    etag = models.CharField(max_length=256, blank=True)
+    deleted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "session"], name="one_event_per_session"),
+        ]
+
+    def __str__(self) -> str:
+        return self.event_id
+
+
+class SyncOutbox(models.Model):
+    """Work to send to Google, written in the same transaction as the booking change.
+
+    A task drains it after commit and beat sweeps whatever is left, so a crash anywhere
+    neither loses nor duplicates an event (event ids come from the session).
+    """
+
+    connection = models.ForeignKey(
+        CalendarConnection, on_delete=models.CASCADE, related_name="outbox"
+    )
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="outbox")
+    created_at = models.DateTimeField()
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["done_at", "next_attempt_at"], name="outbox_due")]
+
+    def __str__(self) -> str:
+        return f"outbox {self.pk} session {self.session_id}"

@@ -4,6 +4,7 @@ from functools import partial
 
 from django.db import transaction
 from django.dispatch import receiver
+from django.utils import timezone
 
 from scheduler.signals import (
     booking_cancelled,
@@ -12,22 +13,32 @@ from scheduler.signals import (
     question_received,
 )
 from sync import tasks
+from sync.google.service import outbox_enqueue
 from sync.mail import seal_manage_token
+
+
+def _to_google(booking) -> None:
+    """Outbox rows commit with the booking change; a drain task follows the commit."""
+    for connection_id in outbox_enqueue(booking=booking, now=timezone.now()):
+        transaction.on_commit(partial(tasks.outbox_drain.delay, connection_id))
 
 
 @receiver(booking_created)
 def _on_booking_created(sender, booking, manage_token, **kwargs):
     sealed = seal_manage_token(manage_token)
+    _to_google(booking)
     transaction.on_commit(partial(tasks.booking_mail.delay, booking.pk, "created", sealed))
 
 
 @receiver(booking_cancelled)
 def _on_booking_cancelled(sender, booking, **kwargs):
+    _to_google(booking)
     transaction.on_commit(partial(tasks.booking_mail.delay, booking.pk, "cancelled"))
 
 
 @receiver(booking_rescheduled)
 def _on_booking_rescheduled(sender, booking, **kwargs):
+    _to_google(booking)
     transaction.on_commit(partial(tasks.booking_mail.delay, booking.pk, "rescheduled"))
 
 

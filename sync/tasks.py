@@ -1,13 +1,17 @@
 """Celery tasks: thin wrappers that take ids, call services and retry."""
 
 import smtplib
+from datetime import timedelta
 
 from celery import shared_task
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from scheduler.models import Booking, Question
 from sync import mail
 from sync.calendars import ics_connection_sync, ics_connections_due
+from sync.google import service as google
 from sync.mail import unseal_manage_token
 from sync.models import CalendarConnection, Heartbeat
 
@@ -84,3 +88,52 @@ def questions_resend() -> None:
         "pk", flat=True
     ):
         question_mail.delay(question_id)
+
+
+@shared_task(name="sync.tasks.outbox_drain", ignore_result=True)
+def outbox_drain(connection_id: int | None = None) -> None:
+    """After a booking change (and every minute from beat): deliver due outbox items."""
+    google.outbox_drain(now=timezone.now(), connection_id=connection_id)
+
+
+@shared_task(name="sync.tasks.google_pull", ignore_result=True)
+def google_pull(connection_id: int) -> None:
+    connection = CalendarConnection.objects.filter(
+        pk=connection_id, kind=CalendarConnection.Kind.GOOGLE
+    ).first()
+    if connection is not None:
+        google.google_connection_pull(connection=connection, now=timezone.now())
+
+
+@shared_task(name="sync.tasks.google_pull_due", ignore_result=True)
+def google_pull_due() -> None:
+    """Run by beat: the polling fallback behind push notifications."""
+    cutoff = timezone.now() - timedelta(minutes=settings.GOOGLE_POLL_MINUTES)
+    due = (
+        CalendarConnection.objects.filter(kind=CalendarConnection.Kind.GOOGLE)
+        .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff))
+        .exclude(status=CalendarConnection.Status.RECONNECT_NEEDED)
+    )
+    for connection_id in due.values_list("pk", flat=True):
+        google_pull.delay(connection_id)
+
+
+@shared_task(name="sync.tasks.google_channels_renew", ignore_result=True)
+def google_channels_renew() -> None:
+    """Run by beat: keep a watch channel on every calendar that blocks time."""
+    for connection in CalendarConnection.objects.filter(
+        kind=CalendarConnection.Kind.GOOGLE, status=CalendarConnection.Status.OK
+    ):
+        google.channels_renew(connection=connection, now=timezone.now())
+
+
+@shared_task(name="sync.tasks.google_setup", ignore_result=True)
+def google_setup(connection_id: int) -> None:
+    connection = CalendarConnection.objects.filter(pk=connection_id).first()
+    if connection is not None:
+        google.google_connection_setup(connection=connection, now=timezone.now())
+
+
+@shared_task(name="sync.tasks.google_revoke", ignore_result=True, **MAIL_RETRY)
+def google_revoke(encrypted_token: str) -> None:
+    google.google_token_revoke(encrypted_token)

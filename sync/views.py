@@ -1,14 +1,22 @@
-"""The secret feed URLs: no login, the token in the URL is the key."""
+"""Endpoints outside the API: secret feed URLs, and Google's OAuth return and push hook."""
 
+import hmac
+from functools import partial
+
+from django.db import transaction
 from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_cache_control
 from django.utils.http import http_date, quote_etag
-from django.views.decorators.http import require_safe
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST, require_safe
 
+from sync import tasks
+from sync.google.service import OAuthFailed, google_connect_finish
 from sync.ics.export import FeedWindow, feed_build, feed_etag, feed_last_modified
-from sync.models import FeedToken
+from sync.models import FeedToken, GoogleCalendarSync
 
 
 @require_safe
@@ -37,3 +45,40 @@ def feed(request, token: str, kind: str):
     # Personal data for the bookings feed: no shared caches.
     patch_cache_control(response, private=True, max_age=300)
     return response
+
+
+@require_safe
+def google_callback(request):
+    """Where Google sends the practitioner back after they allowed access."""
+    code, state = request.GET.get("code", ""), request.GET.get("state", "")
+    if request.GET.get("error") or not code or not state:
+        return HttpResponse(
+            "Google Calendar was not connected. You can close this page and try again.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    try:
+        connection = google_connect_finish(
+            state=state[:128],
+            code=code[:2048],
+            redirect_uri=request.build_absolute_uri(reverse("google-callback")),
+            now=timezone.now(),
+        )
+    except OAuthFailed as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    transaction.on_commit(partial(tasks.google_setup.delay, connection.pk))
+    return redirect(reverse("admin:index") + "?google=connected")
+
+
+@csrf_exempt
+@require_POST
+def google_webhook(request):
+    """Push notification: it carries no event data, only "pull now" for one calendar."""
+    channel_id = request.headers.get("X-Goog-Channel-ID", "")[:64]
+    token = request.headers.get("X-Goog-Channel-Token", "")
+    sync = GoogleCalendarSync.objects.filter(channel_id=channel_id).first() if channel_id else None
+    if sync is None or not hmac.compare_digest(sync.channel_token, token):
+        return HttpResponse(status=404)
+    if request.headers.get("X-Goog-Resource-State") != "sync":  # "sync" only opens a channel
+        tasks.google_pull.delay(sync.connection_id)
+    return HttpResponse(status=200)

@@ -1,4 +1,8 @@
+from functools import partial
+
+from django.conf import settings
 from django.db import transaction
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
@@ -7,17 +11,38 @@ from rest_framework.views import APIView
 
 from api.fields import StrictCharField
 from api.permissions import IsPractitioner
-from sync.calendars import calendar_connection_delete, ics_connection_create, ics_connection_update
+from sync.calendars import (
+    calendar_connection_delete,
+    calendar_connection_update,
+    ics_connection_create,
+)
+from sync.google.service import google_connect_start, google_connection_disconnect
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection
-from sync.tasks import ics_sync
+from sync.tasks import google_pull, google_revoke, ics_sync
+
+
+class AvailableCalendarSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    summary = serializers.CharField()
+    primary = serializers.BooleanField()
 
 
 class CalendarConnectionSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
-    kind = serializers.ChoiceField(choices=["ics"], help_text="Google is added by the OAuth flow")
+    kind = serializers.ChoiceField(
+        choices=CalendarConnection.Kind.values, help_text="Google is added by the OAuth flow"
+    )
     name = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     url = StrictCharField(max_length=2000, help_text="https:// or webcal:// address of the feed")
+    push_calendar_id = serializers.CharField(
+        read_only=True, help_text="Google: the calendar that receives bookings"
+    )
+    busy_calendar_ids = serializers.ListField(
+        child=serializers.CharField(), read_only=True, help_text="Google: calendars that block"
+    )
+    available_calendars = AvailableCalendarSerializer(many=True, read_only=True)
+    queue_depth = serializers.SerializerMethodField(help_text="Changes still to send to Google")
     block_all_day = serializers.BooleanField(required=False, default=True)
     status = serializers.ChoiceField(choices=CalendarConnection.Status.values, read_only=True)
     last_synced_at = serializers.DateTimeField(read_only=True, allow_null=True)
@@ -25,11 +50,29 @@ class CalendarConnectionSerializer(serializers.Serializer):
     last_error = serializers.CharField(read_only=True)
     warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
 
+    def validate_kind(self, value):
+        if value != CalendarConnection.Kind.ICS:
+            raise serializers.ValidationError(
+                "Only iCal feeds are added here; connect Google through google/connect/."
+            )
+        return value
+
+    def get_queue_depth(self, connection) -> int:
+        return connection.outbox.filter(done_at__isnull=True).count()
+
 
 class CalendarConnectionUpdateSerializer(serializers.Serializer):
     name = StrictCharField(max_length=200, required=False, allow_blank=True)
     url = StrictCharField(max_length=2000, required=False)
     block_all_day = serializers.BooleanField(required=False)
+    push_calendar_id = StrictCharField(max_length=1024, required=False)
+    busy_calendar_ids = serializers.ListField(
+        child=StrictCharField(max_length=1024), required=False, max_length=50
+    )
+
+
+class GoogleConnectSerializer(serializers.Serializer):
+    authorization_url = serializers.URLField()
 
 
 def _sync_soon(connection: CalendarConnection) -> None:
@@ -89,17 +132,47 @@ class CalendarDetailApi(APIView):
         connection = self._get(request, pk)
         data = CalendarConnectionUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if "url" in data.validated_data and connection.kind != CalendarConnection.Kind.ICS:
+        values = data.validated_data
+        is_ics = connection.kind == CalendarConnection.Kind.ICS
+        if "url" in values and not is_ics:
             raise serializers.ValidationError({"url": ["Only iCal connections have a URL."]})
+        for field in ("push_calendar_id", "busy_calendar_ids"):
+            if field in values and is_ics:
+                raise serializers.ValidationError({field: ["Only Google connections have this."]})
         try:
-            connection = ics_connection_update(connection=connection, **data.validated_data)
+            connection = calendar_connection_update(connection=connection, **values)
         except FeedFetchError as exc:
             raise serializers.ValidationError({"url": [str(exc)]}) from exc
-        if connection.kind == CalendarConnection.Kind.ICS:
+        if is_ics:
             _sync_soon(connection)
+        else:
+            transaction.on_commit(partial(google_pull.delay, connection.pk))
         return Response(CalendarConnectionSerializer(connection).data)
 
     @extend_schema(responses={204: None}, tags=["calendars"])
     def delete(self, request, pk):
-        calendar_connection_delete(connection=self._get(request, pk))
+        connection = self._get(request, pk)
+        if connection.kind == CalendarConnection.Kind.GOOGLE:
+            token = google_connection_disconnect(connection=connection)
+            transaction.on_commit(partial(google_revoke.delay, token))
+        else:
+            calendar_connection_delete(connection=connection)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GoogleConnectApi(APIView):
+    """Start connecting Google Calendar: send the practitioner to the returned URL."""
+
+    permission_classes = [IsPractitioner]
+
+    @extend_schema(request=None, responses=GoogleConnectSerializer, tags=["calendars"])
+    def post(self, request):
+        if not settings.GOOGLE_CLIENT_ID:
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Google Calendar is not configured (GOOGLE_CLIENT_ID)."]}
+            )
+        url = google_connect_start(
+            practitioner=request.user.practitioner,
+            redirect_uri=request.build_absolute_uri(reverse("google-callback")),
+        )
+        return Response({"authorization_url": url})

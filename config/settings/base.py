@@ -162,6 +162,10 @@ CELERY_BEAT_SCHEDULE = {
     # Reminders go out 12 to 36 hours ahead, so an hourly run reaches everyone once.
     "reminders": {"task": "sync.tasks.reminders_send", "schedule": 3600},
     "questions-resend": {"task": "sync.tasks.questions_resend", "schedule": 900},
+    # Google: sweep the outbox, poll as the fallback to push, renew watch channels.
+    "outbox-drain": {"task": "sync.tasks.outbox_drain", "schedule": 60},
+    "google-pull-due": {"task": "sync.tasks.google_pull_due", "schedule": 60},
+    "google-channels-renew": {"task": "sync.tasks.google_channels_renew", "schedule": 3600},
 }
 
 # ------------------------------------------------------------------------------
@@ -225,11 +229,26 @@ ICS_ALLOW_PRIVATE_URLS = env.bool("ICS_ALLOW_PRIVATE_URLS", default=False)
 ICS_ALLOWED_NETWORKS = env.list("ICS_ALLOWED_NETWORKS", default=[])
 
 # ------------------------------------------------------------------------------
+# Google Calendar (two-way). Endpoints can point at any compatible server (tests, proxies).
+# ------------------------------------------------------------------------------
+GOOGLE_CLIENT_ID = env("GOOGLE_CLIENT_ID", default="")
+GOOGLE_CLIENT_SECRET = env("GOOGLE_CLIENT_SECRET", default="")
+GOOGLE_AUTH_URI = env("GOOGLE_AUTH_URI", default="https://accounts.google.com/o/oauth2/auth")
+GOOGLE_TOKEN_URI = env("GOOGLE_TOKEN_URI", default="https://oauth2.googleapis.com/token")
+GOOGLE_REVOKE_URI = env("GOOGLE_REVOKE_URI", default="https://oauth2.googleapis.com/revoke")
+GOOGLE_API_ENDPOINT = env("GOOGLE_API_ENDPOINT", default="https://www.googleapis.com/calendar/v3/")
+GOOGLE_POLL_MINUTES = env.int("GOOGLE_POLL_MINUTES", default=15)
+# Fernet keys for OAuth tokens at rest, newest first (rotation: add a new one in front).
+TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
+
+# ------------------------------------------------------------------------------
 # Practice policy
 # ------------------------------------------------------------------------------
 # Clients may cancel or reschedule online until this many hours before the appointment.
 CLIENT_CHANGE_NOTICE_HOURS = env.int("CLIENT_CHANGE_NOTICE_HOURS", default=24)
 DEFAULT_PRACTITIONER = env("DEFAULT_PRACTITIONER", default="")
+# Shown as the location of appointments in the practitioner's Google Calendar.
+PRACTICE_LOCATION = env("PRACTICE_LOCATION", default="")
 
 # ------------------------------------------------------------------------------
 # Logging

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from scheduler.models import Practitioner
 from sync.calendars import ics_connection_sync
+from sync.google import service as google
 from sync.models import CalendarConnection
 
 
@@ -18,10 +19,14 @@ class Command(BaseCommand):
             if not Practitioner.objects.filter(slug=options["practitioner"]).exists():
                 raise CommandError(f"No practitioner with slug {options['practitioner']!r}.")
             connections = connections.filter(practitioner__slug=options["practitioner"])
-        for connection in connections.filter(kind=CalendarConnection.Kind.ICS):
-            ics_connection_sync(connection=connection, now=timezone.now(), force=True)
+        for connection in connections:
+            if connection.kind == CalendarConnection.Kind.ICS:
+                ics_connection_sync(connection=connection, now=timezone.now(), force=True)
+            else:
+                google.outbox_drain(now=timezone.now(), connection_id=connection.pk)
+                google.google_connection_pull(connection=connection, now=timezone.now())
+                google.channels_renew(connection=connection, now=timezone.now())
             connection.refresh_from_db()
-            outcome = connection.status if not connection.last_error else connection.last_error
-            self.stdout.write(
-                f"{connection.busy_source} {connection.name or connection.url}: {outcome}"
-            )
+            outcome = connection.last_error or connection.status
+            label = connection.name or connection.url
+            self.stdout.write(f"{connection.kind}:{connection.pk} {label}: {outcome}")

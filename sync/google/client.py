@@ -1,0 +1,97 @@
+"""The only module that talks to Google: builds the official client for a connection.
+
+httplib2 is not thread-safe, so every task builds its own client. The endpoints come from
+settings (GOOGLE_API_ENDPOINT, GOOGLE_TOKEN_URI), so tests point it at a fake server.
+"""
+
+from datetime import UTC
+
+import google.auth.exceptions
+import requests
+from django.conf import settings
+from google.auth.transport.requests import Request
+from google.oauth2.credentials import Credentials
+from googleapiclient.discovery import build
+from googleapiclient.errors import HttpError
+
+from sync.google.tokens import decrypt_token, encrypt_token
+from sync.models import CalendarConnection
+
+SCOPES = [
+    "https://www.googleapis.com/auth/calendar.events",
+    "https://www.googleapis.com/auth/calendar.readonly",
+]
+# The client's own retries for 5xx, 429 and rate-limit 403s, with exponential backoff.
+NUM_RETRIES = 3
+
+
+class ReconnectNeeded(Exception):
+    """Google refused the refresh token (invalid_grant): only the practitioner can fix it."""
+
+
+def credentials(connection: CalendarConnection) -> Credentials:
+    creds = Credentials(
+        token=decrypt_token(connection.google_access_token) or None,
+        refresh_token=decrypt_token(connection.google_refresh_token),
+        token_uri=settings.GOOGLE_TOKEN_URI,
+        client_id=settings.GOOGLE_CLIENT_ID,
+        client_secret=settings.GOOGLE_CLIENT_SECRET,
+        scopes=SCOPES,
+    )
+    if connection.google_token_expiry:
+        creds.expiry = connection.google_token_expiry.astimezone(UTC).replace(tzinfo=None)
+    return creds
+
+
+def calendar_service(connection: CalendarConnection):
+    """A fresh client with fresh credentials; refreshes now so a revoked grant shows at once."""
+    creds = credentials(connection)
+    if not creds.valid:
+        try:
+            creds.refresh(Request())
+        except google.auth.exceptions.RefreshError as exc:
+            if "invalid_grant" in str(exc):
+                raise ReconnectNeeded(str(exc)) from exc
+            raise
+        _store_access_token(connection, creds)
+    return build(
+        "calendar",
+        "v3",
+        credentials=creds,
+        static_discovery=True,
+        cache_discovery=False,
+        client_options={"api_endpoint": settings.GOOGLE_API_ENDPOINT},
+    )
+
+
+def _store_access_token(connection: CalendarConnection, creds: Credentials) -> None:
+    connection.google_access_token = encrypt_token(creds.token or "")
+    connection.google_token_expiry = creds.expiry.replace(tzinfo=UTC) if creds.expiry else None
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        google_access_token=connection.google_access_token,
+        google_token_expiry=connection.google_token_expiry,
+    )
+
+
+def revoke(token: str) -> None:
+    """Ask Google to forget a token; a token it does not know counts as revoked."""
+    requests.post(
+        settings.GOOGLE_REVOKE_URI,
+        data={"token": token},
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=10,
+    )
+
+
+def status_of(error: HttpError) -> int:
+    return int(error.resp.status)
+
+
+def reason_of(error: HttpError) -> str:
+    try:
+        return error.error_details[0].get("reason", "") if error.error_details else ""
+    except (AttributeError, IndexError, TypeError):
+        return ""
+
+
+__all__ = ["NUM_RETRIES", "HttpError", "ReconnectNeeded", "calendar_service", "revoke"]

@@ -1,0 +1,344 @@
+"""Google connections: connect (OAuth with PKCE), push via the outbox, pull, watch, break.
+
+Every call to Google happens in a task (or the synccalendars command), never in a request
+that serves clients; a refused refresh token turns the connection to reconnect_needed,
+mails the practitioner once and stops all retries until they reconnect.
+"""
+
+import contextlib
+import logging
+import os
+import random
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Q
+from google_auth_oauthlib.flow import Flow
+
+from scheduler.models import Booking, BusyBlock, Practitioner
+from scheduler.practice import schedule_changed
+from sync import mail
+from sync.google.client import (
+    SCOPES,
+    HttpError,
+    ReconnectNeeded,
+    calendar_service,
+    reason_of,
+    status_of,
+)
+from sync.google.pull import calendar_pull
+from sync.google.push import session_push
+from sync.google.tokens import decrypt_token, encrypt_token
+from sync.models import CalendarConnection, GoogleCalendarSync, OAuthState, SyncOutbox
+
+log = logging.getLogger(__name__)
+
+OAUTH_STATE_TTL = timedelta(hours=1)
+OUTBOX_LEASE = timedelta(minutes=5)
+OUTBOX_MAX_BACKOFF = timedelta(hours=6)
+CHANNEL_TTL = timedelta(days=7)
+CHANNEL_RENEW_BEFORE = timedelta(days=1)
+RETRYABLE = {429, 500, 502, 503, 504}
+RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+
+
+# --- connect ---------------------------------------------------------------------
+
+
+def _flow(redirect_uri: str, state: str | None = None) -> Flow:
+    config = {
+        "web": {
+            "client_id": settings.GOOGLE_CLIENT_ID,
+            "client_secret": settings.GOOGLE_CLIENT_SECRET,
+            "auth_uri": settings.GOOGLE_AUTH_URI,
+            "token_uri": settings.GOOGLE_TOKEN_URI,
+        }
+    }
+    if settings.DEBUG and redirect_uri.startswith(("http://127.0.0.1", "http://localhost")):
+        os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"  # loopback development only
+    # Google may grant the scopes in another order or add earlier grants.
+    os.environ["OAUTHLIB_RELAX_TOKEN_SCOPE"] = "1"  # noqa: S105 - a switch, not a secret
+    return Flow.from_client_config(config, scopes=SCOPES, redirect_uri=redirect_uri, state=state)
+
+
+def google_connect_start(*, practitioner: Practitioner, redirect_uri: str) -> str:
+    """The URL to send the practitioner to; state and PKCE verifier are kept for the callback."""
+    flow = _flow(redirect_uri)
+    flow.autogenerate_code_verifier = True
+    url, state = flow.authorization_url(
+        access_type="offline", prompt="consent", include_granted_scopes="true"
+    )
+    OAuthState.objects.create(
+        state=state, practitioner=practitioner, code_verifier=flow.code_verifier
+    )
+    return url
+
+
+class OAuthFailed(Exception):
+    pass
+
+
+def google_connect_finish(*, state: str, code: str, redirect_uri: str, now: datetime):
+    """Exchange the code (with the kept PKCE verifier) and store the encrypted tokens."""
+    saved = OAuthState.objects.filter(state=state, created_at__gte=now - OAUTH_STATE_TTL).first()
+    if saved is None:
+        raise OAuthFailed("This authorisation link has expired; please connect again.")
+    flow = _flow(redirect_uri, state=state)
+    flow.code_verifier = saved.code_verifier
+    try:
+        flow.fetch_token(code=code)
+    except Exception as exc:  # oauthlib raises many types; all mean "not connected"
+        raise OAuthFailed("Google did not accept the authorisation.") from exc
+    creds = flow.credentials
+    with transaction.atomic():
+        OAuthState.objects.filter(pk=saved.pk).delete()
+        connection, _ = CalendarConnection.objects.update_or_create(
+            practitioner=saved.practitioner,
+            kind=CalendarConnection.Kind.GOOGLE,
+            defaults={
+                "name": "Google Calendar",
+                "google_refresh_token": encrypt_token(creds.refresh_token or ""),
+                "google_access_token": encrypt_token(creds.token or ""),
+                "google_token_expiry": creds.expiry.replace(tzinfo=UTC) if creds.expiry else None,
+                "status": CalendarConnection.Status.OK,
+                "last_error": "",
+                "alerted_at": None,
+            },
+        )
+    return connection
+
+
+def google_connection_setup(*, connection: CalendarConnection, now: datetime) -> None:
+    """After connecting: list calendars, default to primary both ways, pull and watch."""
+    service = _service_or_alert(connection, now)
+    if service is None:
+        return
+    items = service.calendarList().list().execute(num_retries=3).get("items", [])
+    connection.available_calendars = [
+        {"id": c["id"], "summary": c.get("summary", ""), "primary": bool(c.get("primary"))}
+        for c in items
+    ]
+    if not connection.busy_calendar_ids:
+        connection.busy_calendar_ids = ["primary"]
+    connection.save(update_fields=["available_calendars", "busy_calendar_ids"])
+    google_connection_pull(connection=connection, now=now, service=service)
+    channels_renew(connection=connection, now=now, service=service)
+
+
+def google_connection_disconnect(*, connection: CalendarConnection) -> str:
+    """Remove the mirror and the connection; returns the (encrypted) token to revoke."""
+    token = connection.google_refresh_token
+    with transaction.atomic():
+        BusyBlock.objects.filter(source__startswith=f"google:{connection.pk}:").delete()
+        connection.delete()
+        schedule_changed(connection.practitioner_id)
+    return token
+
+
+def google_token_revoke(encrypted_token: str) -> None:
+    from sync.google.client import revoke
+
+    token = decrypt_token(encrypted_token)
+    if token:
+        revoke(token)
+
+
+# --- push ------------------------------------------------------------------------------
+
+
+def outbox_enqueue(*, booking: Booking, now: datetime) -> list[int]:
+    """Inside the booking's transaction: one outbox row per session and Google connection."""
+    connections = list(
+        CalendarConnection.objects.filter(
+            practitioner_id=booking.practitioner_id, kind=CalendarConnection.Kind.GOOGLE
+        ).values_list("pk", flat=True)
+    )
+    rows = [
+        SyncOutbox(connection_id=c, session=s, created_at=now, next_attempt_at=now)
+        for c in connections
+        for s in booking.sessions.all()
+    ]
+    SyncOutbox.objects.bulk_create(rows)
+    return connections
+
+
+def outbox_drain(*, now: datetime, connection_id: int | None = None, limit: int = 200) -> int:
+    """Deliver due outbox items; returns how many were delivered."""
+    due = SyncOutbox.objects.filter(done_at__isnull=True, next_attempt_at__lte=now).exclude(
+        connection__status=CalendarConnection.Status.RECONNECT_NEEDED
+    )
+    if connection_id is not None:
+        due = due.filter(connection_id=connection_id)
+    delivered, services = 0, {}
+    for item in due.select_related("connection").order_by("created_at", "pk")[:limit]:
+        claimed = SyncOutbox.objects.filter(
+            pk=item.pk, done_at__isnull=True, next_attempt_at__lte=now
+        ).update(next_attempt_at=now + OUTBOX_LEASE, attempts=F("attempts") + 1)
+        if not claimed:
+            continue  # another worker has it
+        connection = item.connection
+        if connection.pk not in services:
+            services[connection.pk] = _service_or_alert(connection, now)
+        service = services[connection.pk]
+        if service is None:
+            continue
+        delivered += _deliver(item, connection, service, now)
+    return delivered
+
+
+def _deliver(item: SyncOutbox, connection: CalendarConnection, service, now: datetime) -> int:
+    session = item.session
+    started = now
+    try:
+        session.refresh_from_db()
+        session_push(connection=connection, session=session, service=service)
+    except HttpError as error:
+        status, reason = status_of(error), reason_of(error)
+        if status in RETRYABLE or (status == 403 and reason in RATE_LIMIT_REASONS):
+            _retry_later(item, f"Google answered {status} {reason}".strip(), now)
+        else:
+            message = f"Google refused the change ({status} {reason}): {error}"[:2000]
+            _retry_later(item, message, now, at_least=timedelta(hours=1))
+            _record_error(connection, message)
+        return 0
+    except (OSError, TimeoutError, RuntimeError) as error:  # dropped connections, timeouts
+        _retry_later(item, f"{type(error).__name__}: {error}"[:2000], now)
+        return 0
+    # Every pending item of this session up to now is satisfied by pushing its current state.
+    SyncOutbox.objects.filter(
+        connection=connection, session=session, done_at__isnull=True, created_at__lte=started
+    ).update(done_at=now, last_error="")
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=CalendarConnection.Status.OK, last_success_at=now, last_error=""
+    )
+    return 1
+
+
+def _retry_later(item, message, now, at_least=timedelta(0)) -> None:
+    backoff = min(timedelta(seconds=30 * 2 ** min(item.attempts, 12)), OUTBOX_MAX_BACKOFF)
+    jitter = timedelta(seconds=random.uniform(0, backoff.total_seconds() / 4))  # noqa: S311
+    SyncOutbox.objects.filter(pk=item.pk).update(
+        next_attempt_at=now + max(backoff + jitter, at_least), last_error=message
+    )
+
+
+# --- pull and watch ---------------------------------------------------------------------
+
+
+def google_connection_pull(*, connection: CalendarConnection, now: datetime, service=None) -> None:
+    service = service or _service_or_alert(connection, now)
+    if service is None:
+        return
+    CalendarConnection.objects.filter(pk=connection.pk).update(last_synced_at=now)
+    wanted = connection.busy_calendar_ids or ["primary"]
+    stale = connection.google_calendars.exclude(calendar_id__in=wanted)
+    for sync in stale:
+        BusyBlock.objects.filter(source=sync.busy_source).delete()
+    stale.delete()
+    horizon = _horizon_days(connection.practitioner)
+    try:
+        for calendar_id in wanted:
+            sync, _ = GoogleCalendarSync.objects.get_or_create(
+                connection=connection, calendar_id=calendar_id
+            )
+            calendar_pull(sync=sync, service=service, now=now, horizon_days=horizon)
+    except HttpError as error:
+        _record_error(connection, f"Reading Google Calendar failed ({status_of(error)}).")
+        return
+    except (OSError, TimeoutError) as error:
+        _record_error(connection, f"Reading Google Calendar failed: {type(error).__name__}.")
+        return
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=CalendarConnection.Status.OK, last_success_at=now, last_error=""
+    )
+
+
+def channels_renew(*, connection: CalendarConnection, now: datetime, service=None) -> None:
+    """Watch every busy calendar; renew channels a day before they expire."""
+    due = connection.google_calendars.filter(
+        Q(channel_id="") | Q(channel_expires_at__lt=now + CHANNEL_RENEW_BEFORE)
+    )
+    if not due.exists():
+        return
+    service = service or _service_or_alert(connection, now)
+    if service is None:
+        return
+    address = settings.PUBLIC_BASE_URL.rstrip("/") + "/sync/google/webhook/"
+    for sync in due:
+        if sync.channel_id:
+            with contextlib.suppress(HttpError):  # an expired channel is gone anyway
+                service.channels().stop(
+                    body={"id": sync.channel_id, "resourceId": sync.channel_resource_id}
+                ).execute(num_retries=2)
+        channel_id, token = uuid.uuid4().hex, secrets.token_urlsafe(32)
+        expiration = int((now + CHANNEL_TTL).timestamp() * 1000)
+        try:
+            channel = (
+                service.events()
+                .watch(
+                    calendarId=sync.calendar_id,
+                    body={
+                        "id": channel_id,
+                        "type": "web_hook",
+                        "address": address,
+                        "token": token,
+                        "expiration": str(expiration),
+                    },
+                )
+                .execute(num_retries=2)
+            )
+        except HttpError as error:
+            log.warning("watch failed for %s: %s (polling continues)", sync, status_of(error))
+            continue
+        sync.channel_id, sync.channel_token = channel_id, token
+        sync.channel_resource_id = channel.get("resourceId", "")
+        sync.channel_expires_at = datetime.fromtimestamp(
+            int(channel.get("expiration", expiration)) / 1000, tz=UTC
+        )
+        sync.save()
+
+
+def _horizon_days(practitioner) -> int:
+    furthest = practitioner.appointment_types.filter(active=True).aggregate(
+        days=Max("max_days_ahead")
+    )["days"]
+    return max((furthest or 0) + 31, 120)
+
+
+# --- when it breaks ---------------------------------------------------------------------
+
+
+def _service_or_alert(connection: CalendarConnection, now: datetime):
+    """A client for the connection, or None after marking it reconnect_needed (mailed once)."""
+    if connection.status == CalendarConnection.Status.RECONNECT_NEEDED:
+        return None
+    try:
+        return calendar_service(connection)
+    except ReconnectNeeded as exc:
+        reconnect_needed(connection=connection, message=str(exc), now=now)
+        return None
+
+
+def reconnect_needed(*, connection: CalendarConnection, message: str, now: datetime) -> None:
+    alert = not CalendarConnection.objects.filter(
+        pk=connection.pk, alerted_at__isnull=False
+    ).exists()
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=CalendarConnection.Status.RECONNECT_NEEDED,
+        last_error="Google no longer accepts this connection; please connect again. "
+        + message[:500],
+        alerted_at=now,
+    )
+    connection.refresh_from_db()
+    if alert:
+        mail.reconnect_needed_send(connection)
+
+
+def _record_error(connection: CalendarConnection, message: str) -> None:
+    log.warning("google connection %s: %s", connection.pk, message)
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=CalendarConnection.Status.ERROR, last_error=message[:2000]
+    )
