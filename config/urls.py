@@ -5,9 +5,11 @@ from api.urls import urlpatterns as api_docs
 from api.urls import v1
 from scheduler.page import urls as page_urls
 from sync import urls as sync_urls
+from sync.health import HealthView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("health/", HealthView.as_view(), name="health"),
     path("api/v1/", include(v1)),
     path("api/", include(api_docs)),
     path("", include(sync_urls)),

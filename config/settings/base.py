@@ -52,6 +52,7 @@ THIRD_PARTY_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "health_check",
 ]
 LOCAL_APPS = [
     "scheduler",
