@@ -61,6 +61,7 @@ LOCAL_APPS = [
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
 MIDDLEWARE = [
+    "config.logging.RequestIdMiddleware",
     "api.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -254,9 +255,17 @@ PRACTICE_LOCATION = env("PRACTICE_LOCATION", default="")
 # ------------------------------------------------------------------------------
 # Logging
 # ------------------------------------------------------------------------------
+# JSON lines with the request id; manage tokens and feed secrets are redacted everywhere.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "config.logging.RedactSecrets"}},
+    "formatters": {"json": {"()": "config.logging.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact"]}
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Django's own console handler would print paths unredacted when DEBUG is on.
+    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

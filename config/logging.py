@@ -1,0 +1,69 @@
+"""Structured logs: one JSON object a line, with the request id, and no secrets in paths.
+
+Manage tokens and feed secrets live in URLs, so every message and argument is scrubbed of
+them before it is written, whichever logger (Django, gunicorn, Celery) produced it.
+"""
+
+import contextvars
+import json
+import logging
+import re
+import uuid
+from datetime import UTC, datetime
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+_SECRET_PATHS = re.compile(r"(/(?:manage|feeds)/)[A-Za-z0-9_\-]{8,}")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+
+
+def redact(text: str) -> str:
+    return _SECRET_PATHS.sub(r"\1[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Replace secrets in URL paths, in the message and in its arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {
+                k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
+            }
+        record.request_id = request_id_var.get()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "request_id": getattr(record, "request_id", request_id_var.get()),
+            "message": redact(record.getMessage()),
+        }
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class RequestIdMiddleware:
+    """Give every request an id (the proxy's X-Request-ID when sane) for logs and answers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request_id
+        return response
