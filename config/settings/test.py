@@ -14,3 +14,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
 
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every request when it is missing
+
+# Close connections after each request: the concurrency tests open 50 at once and
+# PostgreSQL's default limit is 100.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

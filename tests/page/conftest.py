@@ -20,8 +20,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per module, closed after it: Playwright's event loop must not outlive
+    the browser tests (Django refuses sync calls beside a running loop)."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is needed for the page tests (apt-get install chromium)")
     # Playwright's sync API runs an event loop; Django must allow ORM calls beside it.
