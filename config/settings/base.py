@@ -240,6 +240,7 @@ GOOGLE_TOKEN_URI = env("GOOGLE_TOKEN_URI", default="https://oauth2.googleapis.co
 GOOGLE_REVOKE_URI = env("GOOGLE_REVOKE_URI", default="https://oauth2.googleapis.com/revoke")
 GOOGLE_API_ENDPOINT = env("GOOGLE_API_ENDPOINT", default="https://www.googleapis.com/calendar/v3/")
 GOOGLE_POLL_MINUTES = env.int("GOOGLE_POLL_MINUTES", default=15)
+GOOGLE_TIMEOUT_SECONDS = env.float("GOOGLE_TIMEOUT_SECONDS", default=30)
 # Fernet keys for OAuth tokens at rest, newest first (rotation: add a new one in front).
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
 

@@ -7,10 +7,12 @@ settings (GOOGLE_API_ENDPOINT, GOOGLE_TOKEN_URI), so tests point it at a fake se
 from datetime import UTC
 
 import google.auth.exceptions
+import httplib2
 import requests
 from django.conf import settings
 from google.auth.transport.requests import Request
 from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
@@ -54,10 +56,12 @@ def calendar_service(connection: CalendarConnection):
                 raise ReconnectNeeded(str(exc)) from exc
             raise
         _store_access_token(connection, creds)
+    # A timeout on every call: a hanging Google must never hold a worker.
+    http = AuthorizedHttp(creds, http=httplib2.Http(timeout=settings.GOOGLE_TIMEOUT_SECONDS))
     return build(
         "calendar",
         "v3",
-        credentials=creds,
+        http=http,
         static_discovery=True,
         cache_discovery=False,
         client_options={"api_endpoint": settings.GOOGLE_API_ENDPOINT},
