@@ -171,3 +171,16 @@ def _record_error(connection: CalendarConnection, message: str) -> None:
     connection.status = CalendarConnection.Status.ERROR
     connection.last_error = message[:2000]
     connection.save(update_fields=["status", "last_error"])
+
+
+def busy_mirrored_at(*, practitioner_id: int) -> datetime | None:
+    """How fresh the mirrored busy time is: the oldest last success over the practitioner's
+    connections; None when none is connected or one was never read."""
+    times = list(
+        CalendarConnection.objects.filter(practitioner_id=practitioner_id).values_list(
+            "last_success_at", flat=True
+        )
+    )
+    if not times or any(t is None for t in times):
+        return None
+    return min(times)

@@ -17,6 +17,7 @@ from api.throttling import SlotsThrottle
 from scheduler.models import AppointmentType, validate_timezone
 from scheduler.selectors import slot_inputs
 from scheduler.slots import available_slots
+from sync.calendars import busy_mirrored_at
 
 MAX_SLOT_RANGE_DAYS = 62
 # Slots change when someone books; a short shared cache still absorbs bursts.
@@ -54,6 +55,11 @@ class SlotSerializer(serializers.Serializer):
 class SlotListSerializer(serializers.Serializer):
     timezone = serializers.CharField()
     slots = SlotSerializer(many=True)
+    busy_as_of = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the busy time of the practitioner's calendars was last read (the "
+        "oldest of them); null when none is connected or one was never read.",
+    )
 
 
 class SlotListApi(APIView):
@@ -81,7 +87,11 @@ class SlotListApi(APIView):
         )
         data = cache.get(key) if settings.SLOTS_CACHE_SECONDS else None
         if data is None:
-            data = {"timezone": view.key, "slots": _slots(appointment_type, params, home, view)}
+            data = {
+                "timezone": view.key,
+                "slots": _slots(appointment_type, params, home, view),
+                "busy_as_of": _busy_as_of(appointment_type.practitioner_id),
+            }
             if settings.SLOTS_CACHE_SECONDS:
                 cache.set(key, data, settings.SLOTS_CACHE_SECONDS)
         response = Response(data)
@@ -114,3 +124,8 @@ def _slot_data(slot, zone) -> dict:
         "end": instant(slot.end),
         "sessions": [{"start": instant(s.start), "end": instant(s.end)} for s in slot.sessions],
     }
+
+
+def _busy_as_of(practitioner_id: int) -> str | None:
+    oldest = busy_mirrored_at(practitioner_id=practitioner_id)
+    return oldest.isoformat() if oldest else None

@@ -372,3 +372,15 @@ def test_channels_are_renewed_before_they_expire(fake, practice, connection):
     assert sync.channel_id != old
     assert fake.channels[old]["stopped"] and not fake.channels[sync.channel_id]["stopped"]
     assert sync.channel_expires_at > datetime.now(UTC) + timedelta(days=6)
+
+
+def test_slots_say_how_old_the_mirrored_busy_time_is(fake, practice, connection):
+    _, follow_up = practice
+    api = APIClient()
+    url = (
+        f"/api/v1/slots/?appointment_type={follow_up.pk}&start={next_monday()}&end={next_monday()}"
+    )
+    assert api.get(url).json()["busy_as_of"] is None  # never read yet
+    pull(connection)
+    as_of = datetime.fromisoformat(api.get(url).json()["busy_as_of"])
+    assert as_of == connection.last_success_at
