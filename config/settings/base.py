@@ -126,9 +126,14 @@ STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # ------------------------------------------------------------------------------
-# E-mail: console by default, any backend through EMAIL_URL (smtp://, consolemail://, ...).
+# E-mail: files under VAR_DIR/mail by default (mail holds personal data and manage links,
+# so not the log), any backend through EMAIL_URL (smtp+tls://, consolemail://, ...).
 # ------------------------------------------------------------------------------
-vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+if env("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="praktijk@localhost")
 # Where links in e-mails point (manage links are sent by workers, outside any request).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")

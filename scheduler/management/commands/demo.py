@@ -1,5 +1,6 @@
 from datetime import time, timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
@@ -45,6 +46,8 @@ class Command(BaseCommand):
                     f"Appointment types: {types}",
                     f"Bookings: {practitioner.bookings.count()}",
                     f"Admin: {base}/admin/  login {USERNAME} / {PASSWORD}",
+                    f"Booking page: {base}/   API docs: {base}/api/docs/",
+                    f"E-mails: {getattr(settings, 'EMAIL_FILE_PATH', 'see EMAIL_URL')}",
                 ]
             )
         )

@@ -1,0 +1,188 @@
+"""Google sync benchmark against the fake Google server (tests/fakes), over loopback.
+
+1. booking -> event in Google: a real Celery worker (Redis broker) drains the outbox after
+   each commit; prints p50/p95 seconds from commit to the event existing on the fake.
+2. pull of a 5,000-event calendar: full sync, then an incremental sync after 50 changes.
+
+    .venv/bin/python bench/google_sync.py   [BENCH_DATABASE_URL=postgres://...]
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes.google_server import FakeGoogleCalendar  # noqa: E402
+
+BOOKINGS = 40
+EVENTS = 5_000
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bsr_bench_google"
+)
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/7")
+
+
+def main():
+    fake = FakeGoogleCalendar().start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "CELERY_BROKER_URL": BROKER,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "GOOGLE_CLIENT_ID": fake.client_id,
+        "GOOGLE_CLIENT_SECRET": fake.client_secret,
+        "GOOGLE_TOKEN_URI": fake.token_uri,
+        "GOOGLE_AUTH_URI": fake.auth_uri,
+        "GOOGLE_REVOKE_URI": fake.revoke_uri,
+        "GOOGLE_API_ENDPOINT": fake.api_endpoint,
+        "VAR_DIR": str(ROOT / "var" / "bench-google"),
+    }
+    _recreate_database(env)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    worker = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("celery")),
+            "-A",
+            "config",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        connection, follow_up = _seed(fake)
+        time.sleep(3)  # the worker connects to the broker
+        _push_case(fake, follow_up)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    _pull_case(fake, connection)
+    fake.stop()
+
+
+def _recreate_database(env):
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    url = urlparse(DATABASE_URL)
+    name = url.path.lstrip("/")
+    with psycopg.connect(url._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+
+
+def _seed(fake):
+    from datetime import time as dtime
+
+    from django.utils import timezone
+
+    from sync.google.client import SCOPES
+    from sync.google.tokens import encrypt_token
+    from sync.models import CalendarConnection
+    from tests import factories
+
+    person = factories.practitioner(hours=[(dtime(0), dtime(23, 45))], days=range(7))
+    follow_up = factories.appointment_type(person, duration_minutes=15, max_days_ahead=60)
+    tokens = fake.issue_tokens(" ".join(SCOPES))
+    connection = CalendarConnection.objects.create(
+        practitioner=person,
+        kind="google",
+        name="Google",
+        google_refresh_token=encrypt_token(tokens["refresh_token"]),
+        google_access_token=encrypt_token(tokens["access_token"]),
+        google_token_expiry=timezone.now() + timedelta(hours=1),
+        busy_calendar_ids=["primary"],
+    )
+    return connection, follow_up
+
+
+def _push_case(fake, follow_up):
+    from django.utils import timezone
+
+    from scheduler.booking import ClientDetails, booking_create
+    from scheduler.selectors import slot_inputs
+    from scheduler.slots import available_slots
+    from sync.google.push import event_id_for
+
+    day = timezone.localdate() + timedelta(days=2)
+    inputs = slot_inputs(appointment_type=follow_up, start=day, end=day + timedelta(days=3))
+    starts = [
+        s.start
+        for s in available_slots(inputs, now=timezone.now(), start=day, end=day + timedelta(days=3))
+    ]
+    samples = []
+    for n, start in enumerate(starts[:BOOKINGS]):
+        booking = booking_create(
+            appointment_type=follow_up,
+            start=start,
+            client=ClientDetails(name=f"B{n}", email=f"b{n}@example.nl"),
+            now=timezone.now(),
+        ).booking
+        committed = time.perf_counter()
+        wanted = event_id_for(booking.sessions.get())
+        while wanted not in fake.events("primary"):
+            if time.perf_counter() - committed > 30:
+                raise SystemExit("an event did not arrive within 30 s")
+            time.sleep(0.005)
+        samples.append(time.perf_counter() - committed)
+    samples.sort()
+    print(
+        f"booking -> Google event, {len(samples)} bookings, one worker (solo pool): "
+        f"p50 {statistics.median(samples):.3f} s, p95 {samples[int(len(samples) * 0.95) - 1]:.3f} s"
+    )
+
+
+def _pull_case(fake, connection):
+    from django.utils import timezone
+
+    from scheduler.models import BusyBlock
+    from sync.google import service as google
+
+    now = timezone.now()
+    ids = []
+    for i in range(EVENTS):
+        begin = now + timedelta(hours=2 + i % 2000, minutes=(i // 2000) * 15)
+        created = fake.insert_event(
+            "primary",
+            {
+                "summary": f"Event {i}",
+                "start": {"dateTime": begin.isoformat()},
+                "end": {"dateTime": (begin + timedelta(minutes=10)).isoformat()},
+            },
+        )
+        ids.append(created["id"])
+    began = time.perf_counter()
+    google.google_connection_pull(connection=connection, now=timezone.now())
+    full = time.perf_counter() - began
+    stored = BusyBlock.objects.filter(source__startswith="google:").count()
+    for event_id in ids[:50]:
+        fake.patch_event("primary", event_id, {"transparency": "transparent"})
+    began = time.perf_counter()
+    google.google_connection_pull(connection=connection, now=timezone.now())
+    incremental = time.perf_counter() - began
+    left = BusyBlock.objects.filter(source__startswith="google:").count()
+    print(
+        f"pull, {EVENTS} events: full {full:.2f} s ({stored} busy blocks); "
+        f"incremental after 50 changes {incremental:.3f} s ({left} busy blocks left)"
+    )
+
+
+if __name__ == "__main__":
+    main()
