@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scheduler.models import Booking, Question
+from scheduler.privacy import client_data_anonymise_expired
 from sync import mail
 from sync.calendars import ics_connection_sync, ics_connections_due
 from sync.google import service as google
@@ -137,3 +138,11 @@ def google_setup(connection_id: int) -> None:
 @shared_task(name="sync.tasks.google_revoke", ignore_result=True, **MAIL_RETRY)
 def google_revoke(encrypted_token: str) -> None:
     google.google_token_revoke(encrypted_token)
+
+
+@shared_task(name="sync.tasks.privacy_retention", ignore_result=True)
+def privacy_retention() -> None:
+    """Run by beat daily: anonymise client data past the retention period."""
+    client_data_anonymise_expired(
+        now=timezone.now(), retention=timedelta(days=settings.RETENTION_DAYS)
+    )

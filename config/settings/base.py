@@ -173,6 +173,7 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "sync.tasks.outbox_drain", "schedule": 60},
     "google-pull-due": {"task": "sync.tasks.google_pull_due", "schedule": 60},
     "google-channels-renew": {"task": "sync.tasks.google_channels_renew", "schedule": 3600},
+    "privacy-retention": {"task": "sync.tasks.privacy_retention", "schedule": 24 * 3600},
 }
 
 # ------------------------------------------------------------------------------
@@ -255,6 +256,9 @@ TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
 # Clients may cancel or reschedule online until this many hours before the appointment.
 CLIENT_CHANGE_NOTICE_HOURS = env.int("CLIENT_CHANGE_NOTICE_HOURS", default=24)
 DEFAULT_PRACTITIONER = env("DEFAULT_PRACTITIONER", default="")
+# Client data of bookings that ended longer ago than this is anonymised (AVG/GDPR); questions
+# older than this are deleted.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=730)
 # Shown as the location of appointments in the practitioner's Google Calendar.
 PRACTICE_LOCATION = env("PRACTICE_LOCATION", default="")
 
