@@ -1,0 +1,106 @@
+"""The production shape: compose file, image and settings hold together."""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+
+
+def test_compose_has_every_service_with_healthcheck_and_restart_policy():
+    assert set(SERVICES) == {"postgres", "redis", "web", "worker", "beat"}
+    for name, service in SERVICES.items():
+        assert service.get("restart") == "unless-stopped", name
+        assert service.get("healthcheck", {}).get("test"), name
+    assert "pgdata" in COMPOSE["volumes"]
+    assert any(v.startswith("pgdata:") for v in SERVICES["postgres"]["volumes"])
+    for app in ("web", "worker", "beat"):
+        depends = SERVICES[app]["depends_on"]
+        assert (
+            depends["postgres"]["condition"] == depends["redis"]["condition"] == "service_healthy"
+        )
+
+
+def _commands(service):
+    command = service["command"]
+    text = command[-1] if command[:2] == ["sh", "-c"] else " ".join(command)
+    return [part.strip() for part in text.split("&&")]
+
+
+def test_every_command_the_compose_file_runs_exists_in_the_project():
+    django_commands = get_commands()
+    seen = []
+    for name in ("web", "worker", "beat"):
+        service = SERVICES[name]
+        lines = [*_commands(service), " ".join(service["healthcheck"]["test"][1:])]
+        for line in lines:
+            words = line.replace("exec ", "").split()
+            seen.append(words[0])
+            if words[:2] == ["python", "manage.py"]:
+                assert words[2] in django_commands, line
+            elif words[0] == "gunicorn":
+                assert words[1] == "config.wsgi" and (ROOT / "config" / "wsgi.py").exists()
+                assert "python:config.gunicorn" in words and (ROOT / "config/gunicorn.py").exists()
+            elif words[0] == "celery":
+                assert words[1:3] == ["-A", "config"] and (ROOT / "config/celery_app.py").exists()
+                assert words[3] in {"worker", "beat"}
+            elif words[:2] == ["python", "-c"]:
+                continue
+            else:
+                raise AssertionError(f"unknown command in compose: {line}")
+    assert {"python", "gunicorn", "celery"} <= set(seen)
+
+
+def test_every_setting_read_from_the_environment_is_documented_in_env_example():
+    documented = set(
+        re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M)
+    )
+    read = set()
+    for path in (ROOT / "config").rglob("*.py"):
+        read |= set(re.findall(r'env(?:\.[a-z]+)?\(\s*"([A-Z][A-Z0-9_]+)"', path.read_text()))
+    compose_vars = set(re.findall(r"\$\{([A-Z_]+)", (ROOT / "docker-compose.yml").read_text()))
+    missing = (read | compose_vars) - documented - {"READ_DOT_ENV_FILE"}
+    assert not missing, f"document in .env.example: {sorted(missing)}"
+
+
+def test_image_runs_as_a_non_root_user_from_a_slim_base():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim", dockerfile, re.M)
+    assert re.search(r"^USER app$", dockerfile, re.M)
+    assert "compilemessages" in dockerfile and "collectstatic" in dockerfile
+
+
+def test_production_settings_pass_check_deploy_and_require_a_secret_key():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "afspraak.example.nl",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    env.pop("SECRET_KEY")
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0 and "SECRET_KEY" in done.stderr
