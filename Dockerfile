@@ -8,6 +8,7 @@ COPY scheduler ./scheduler
 COPY api ./api
 COPY sync ./sync
 COPY locale ./locale
+COPY templates ./templates
 COPY manage.py ./
 RUN pip install --no-cache-dir --prefix=/install . \
  && PYTHONPATH=/install/lib/python3.11/site-packages python manage.py compilemessages -v0

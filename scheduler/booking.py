@@ -125,11 +125,14 @@ def booking_create(
     return BookingResult(booking=booking, manage_token=token)
 
 
-def booking_cancel(*, booking: Booking, now: datetime, notice: timedelta = timedelta(0)) -> Booking:
+def booking_cancel(
+    *, booking: Booking, now: datetime, notice: timedelta = timedelta(0), message: str = ""
+) -> Booking:
     """Cancel the booking and free at once every session that has not started yet.
 
     `notice` is how long before its next session a booking may still be cancelled (clients
-    get the practice's cancellation window; the practitioner none). Cancelling a cancelled
+    get the practice's cancellation window; the practitioner none); `message` is the
+    practitioner's word to the client, sent with the cancellation. Cancelling a cancelled
     booking changes nothing. Sessions already started stay as they are: they took place.
     """
     with transaction.atomic():
@@ -154,7 +157,7 @@ def booking_cancel(*, booking: Booking, now: datetime, notice: timedelta = timed
         booking.cancelled_at = now
         booking.updated_at = now
         booking.save(update_fields=["status", "cancelled_at", "updated_at"])
-        booking_cancelled.send(sender=Booking, booking=booking)
+        booking_cancelled.send(sender=Booking, booking=booking, message=message)
     return booking
 
 

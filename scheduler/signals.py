@@ -8,7 +8,7 @@ from django.dispatch import Signal
 
 # booking, manage_token (the raw token exists only now)
 booking_created = Signal()
-# booking
+# booking, message (the practitioner's note to the client, may be empty)
 booking_cancelled = Signal()
 # booking
 booking_rescheduled = Signal()

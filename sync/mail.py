@@ -160,11 +160,11 @@ def booking_rescheduled_send(booking: Booking) -> None:
     )
 
 
-def booking_cancelled_send(booking: Booking) -> None:
+def booking_cancelled_send(booking: Booking, *, message: str = "") -> None:
     _send(
         to=booking.client_email,
         template="client_cancelled",
-        context=_booking_context(booking),
+        context=_booking_context(booking, message=message),
         language=booking.language,
         zone=booking.practitioner.timezone,
         invite=invitation(booking, method="CANCEL"),

@@ -31,9 +31,11 @@ def _on_booking_created(sender, booking, manage_token, **kwargs):
 
 
 @receiver(booking_cancelled)
-def _on_booking_cancelled(sender, booking, **kwargs):
+def _on_booking_cancelled(sender, booking, message="", **kwargs):
     _to_google(booking)
-    transaction.on_commit(partial(tasks.booking_mail.delay, booking.pk, "cancelled"))
+    transaction.on_commit(
+        partial(tasks.booking_mail.delay, booking.pk, "cancelled", message=message)
+    )
 
 
 @receiver(booking_rescheduled)

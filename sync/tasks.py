@@ -49,7 +49,9 @@ MAIL_RETRY = {
 
 
 @shared_task(name="sync.tasks.booking_mail", ignore_result=True, **MAIL_RETRY)
-def booking_mail(booking_id: int, event: str, sealed_token: str | None = None) -> None:
+def booking_mail(
+    booking_id: int, event: str, sealed_token: str | None = None, message: str = ""
+) -> None:
     """E-mail the client (with the invitation) and the practitioner about one booking event."""
     booking = (
         Booking.objects.select_related("practitioner", "appointment_type")
@@ -62,7 +64,7 @@ def booking_mail(booking_id: int, event: str, sealed_token: str | None = None) -
         token = unseal_manage_token(sealed_token) if sealed_token else None
         mail.booking_confirmation_send(booking, manage_token=token)
     elif event == "cancelled":
-        mail.booking_cancelled_send(booking)
+        mail.booking_cancelled_send(booking, message=message)
     else:
         mail.booking_rescheduled_send(booking)
     mail.practitioner_notice_send(booking, event=event)

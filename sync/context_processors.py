@@ -1,0 +1,20 @@
+from sync.models import CalendarConnection
+
+
+def connection_alerts(request):
+    """The admin shows a banner while a calendar connection needs the practitioner."""
+    if not request.path.startswith("/admin/") or not getattr(request.user, "is_staff", False):
+        return {}
+    broken = CalendarConnection.objects.exclude(status=CalendarConnection.Status.OK)
+    return {
+        "connection_alerts": [
+            {
+                "pk": c.pk,
+                "name": c.name or c.url or c.kind,
+                "problem": "opnieuw verbinden nodig"
+                if c.status == CalendarConnection.Status.RECONNECT_NEEDED
+                else (c.last_error or "fout bij synchroniseren"),
+            }
+            for c in broken
+        ]
+    }
