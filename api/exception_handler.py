@@ -2,6 +2,7 @@
 
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -16,6 +17,13 @@ def exception_handler(exc, context):
         return Response({"code": exc.code, "detail": exc.detail}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = ValidationError(detail=as_serializer_error(exc))
+    if isinstance(exc, OperationalError | InterfaceError):
+        response = Response(
+            {"code": "unavailable", "detail": "Temporarily unavailable; please try again."},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
+        response["Retry-After"] = "5"
+        return response
     if isinstance(exc, RequestDataTooBig):
         return Response(
             {"code": "request_too_large", "detail": "The request body is too large."},

@@ -19,3 +19,26 @@ class RequestSizeLimitMiddleware:
                 status=413,
             )
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A lost database connection (a restart, a failover) is a 503 with Retry-After, not a
+    500: the client may simply try again in a moment."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from django.db import InterfaceError, OperationalError
+
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        response = JsonResponse(
+            {"code": "unavailable", "detail": "Temporarily unavailable; please try again."},
+            status=503,
+        )
+        response["Retry-After"] = "5"
+        return response

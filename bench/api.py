@@ -22,10 +22,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
-from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.seed import database_recreate  # noqa: E402
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bsr_bench")
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
@@ -41,23 +42,6 @@ SERVER_ENV = {
     "LOG_LEVEL": "ERROR",
     "VAR_DIR": str(ROOT / "var" / "bench"),
 }
-
-
-def recreate_database():
-    import psycopg
-
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
-        cwd=ROOT,
-        env=SERVER_ENV,
-        check=True,
-    )
 
 
 def seed():
@@ -196,7 +180,7 @@ def overlapping_live_sessions():
 
 
 def main():
-    recreate_database()
+    database_recreate(DATABASE_URL, SERVER_ENV)
     owner, follow_up, month_start, quarter, starts = seed()
     month_end = month_start + timedelta(days=30)
     floor = ("floor: practitioner", get(f"/api/v1/practitioners/{owner.slug}/"), 10)

@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.seed import database_recreate  # noqa: E402
 from tests.fakes.google_server import FakeGoogleCalendar  # noqa: E402
 
 BOOKINGS = 40
@@ -45,7 +46,7 @@ def main():
         "GOOGLE_API_ENDPOINT": fake.api_endpoint,
         "VAR_DIR": str(ROOT / "var" / "bench-google"),
     }
-    _recreate_database(env)
+    database_recreate(DATABASE_URL, env)
     os.environ.update(env)
     import django
 
@@ -71,21 +72,6 @@ def main():
         worker.wait(timeout=30)
     _pull_case(fake, connection)
     fake.stop()
-
-
-def _recreate_database(env):
-    from urllib.parse import urlparse
-
-    import psycopg
-
-    url = urlparse(DATABASE_URL)
-    name = url.path.lstrip("/")
-    with psycopg.connect(url._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
-    )
 
 
 def _seed(fake):

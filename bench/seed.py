@@ -1,8 +1,27 @@
-"""Test data for the benchmarks: a practice with a long history and a busy month."""
+"""Test data for the benchmarks: a throwaway database, a practice with a long history."""
 
+import subprocess
+import sys
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
 
-from scheduler.models import Booking, BusyBlock, Session
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_recreate(database_url: str, env: dict) -> None:
+    """Drop and create the benchmark's own PostgreSQL database, then migrate it."""
+    import psycopg
+
+    url = urlparse(database_url)
+    name = url.path.lstrip("/")
+    with psycopg.connect(url._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+
 
 MONTH_BOOKINGS = 60  # the same in every scenario: about three a working day
 SESSIONS_PER_BOOKING = 1000
@@ -20,6 +39,8 @@ def build_practice():
 
 
 def bench_booking(owner, appointment_type, n, *, now):
+    from scheduler.models import Booking
+
     return Booking.objects.create(
         practitioner=owner,
         appointment_type=appointment_type,
@@ -37,6 +58,8 @@ def add_history(owner, other, appointment_type, count, *, month_start: date, now
     The month from `month_start` always holds MONTH_BOOKINGS sessions (and as many busy
     blocks); the rest lie before it, alternating between `owner` and `other`.
     """
+    from scheduler.models import BusyBlock, Session
+
     sessions, blocks = [], []
     parents = {}
 
@@ -81,6 +104,8 @@ def add_history(owner, other, appointment_type, count, *, month_start: date, now
 
 
 def _session(owner, booking, start, position, now):
+    from scheduler.models import Session
+
     end = start + timedelta(minutes=30)
     return Session(
         booking=booking,

@@ -199,6 +199,7 @@ def booking_reschedule(
                 session.status = Session.Status.CONFIRMED
                 session.sequence += 1
                 session.updated_at = now
+                session.reminder_sent_at = None  # a moved appointment gets its own reminder
                 session.full_clean()
             Session.objects.bulk_update(
                 sessions,
@@ -210,6 +211,7 @@ def booking_reschedule(
                     "status",
                     "sequence",
                     "updated_at",
+                    "reminder_sent_at",
                 ],
             )
             booking.updated_at = now

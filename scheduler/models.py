@@ -23,7 +23,8 @@ MAX_SERIES_OFFSET_DAYS = 365
 def validate_timezone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        # OSError: a directory of the zone database ("Europe") is not a zone.
         raise ValidationError(f"Unknown time zone: {value!r}") from exc
 
 

@@ -11,6 +11,7 @@ from django.db.models import Max
 
 from scheduler.booking import booking_cancel
 from scheduler.models import Booking, Practitioner, Question
+from scheduler.signals import booking_anonymised
 
 ANONYMOUS_NAME = "(geanonimiseerd)"
 
@@ -99,5 +100,6 @@ def _anonymise(bookings, now: datetime) -> int:
         booking.anonymised_at = now
         booking.updated_at = now
         booking.save()
+        booking_anonymised.send(sender=Booking, booking=booking)
         count += 1
     return count

@@ -14,3 +14,5 @@ booking_cancelled = Signal()
 booking_rescheduled = Signal()
 # question
 question_received = Signal()
+# booking (its client data was just removed: copies elsewhere must follow)
+booking_anonymised = Signal()

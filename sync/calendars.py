@@ -42,8 +42,9 @@ def calendar_connection_update(*, connection: CalendarConnection, **fields) -> C
     if "url" in fields:
         fields["url"] = normalise_feed_url(fields["url"])
         check_address(fields["url"])
-        # A new address starts afresh: no validators of the old one.
-        connection.etag = connection.last_modified = connection.content_hash = ""
+    # Any change is read afresh: no validators or digest of the old settings.
+    connection.etag = connection.last_modified = connection.content_hash = ""
+    connection.import_context = ""
     for name, value in fields.items():
         setattr(connection, name, value)
     connection.save()
@@ -83,25 +84,40 @@ def ics_connection_sync(*, connection: CalendarConnection, now: datetime, force:
         return False
     connection.refresh_from_db()
     practitioner = connection.practitioner
+    horizon = _horizon_days(practitioner)
+    # A new day moves the window, so recurrences must be expanded afresh; a new zone or
+    # switch reads the same events differently. Then the validators do not apply.
+    context = f"{now.date()}|{practitioner.timezone}|{connection.block_all_day}|{horizon}"
+    same_context = connection.import_context == context
     try:
         fetched = download(
-            connection.url, etag=connection.etag, last_modified=connection.last_modified
+            connection.url,
+            etag=connection.etag if same_context else "",
+            last_modified=connection.last_modified if same_context else "",
         )
-        if fetched.body is None or _unchanged(connection, fetched.body):
+        digest = (
+            fetched.body is not None and hashlib.sha256(context.encode() + fetched.body).hexdigest()
+        )
+        if fetched.body is None or digest == connection.content_hash:
             _record_success(connection, now, fetched)
             return True
-        start, end = now - MIRROR_PAST, now + timedelta(days=_horizon_days(practitioner))
         imported = ics_busy_blocks(
             fetched.body,
             zone=practitioner.zone,
-            start=start,
-            end=end,
+            start=now - MIRROR_PAST,
+            end=now + timedelta(days=horizon),
             block_all_day=connection.block_all_day,
         )
-    except (FeedFetchError, ValueError) as exc:
+    except FeedFetchError as exc:
         _record_error(connection, str(exc))
         return True
+    except Exception as exc:  # a feed can break the parser in ways nobody lists
+        log.exception("calendar %s could not be read", connection.pk)
+        _record_error(connection, f"The calendar could not be read: {str(exc)[:300]}")
+        return True
     with transaction.atomic():
+        if not CalendarConnection.objects.select_for_update().filter(pk=connection.pk).exists():
+            return True  # removed while we were downloading: mirror nothing
         BusyBlock.objects.filter(practitioner=practitioner, source=connection.busy_source).delete()
         BusyBlock.objects.bulk_create(
             [
@@ -118,14 +134,10 @@ def ics_connection_sync(*, connection: CalendarConnection, now: datetime, force:
         )
         schedule_changed(practitioner.pk)
         connection.warnings = imported.warnings + _conflicts(practitioner, imported, now)
-        connection.content_hash = hashlib.sha256(fetched.body).hexdigest()
+        connection.content_hash = digest
+        connection.import_context = context
         _record_success(connection, now, fetched)
     return True
-
-
-def _unchanged(connection: CalendarConnection, body: bytes) -> bool:
-    # Servers without validators send the same bytes again; no need to read them again.
-    return connection.content_hash == hashlib.sha256(body).hexdigest()
 
 
 def _horizon_days(practitioner: Practitioner) -> int:
@@ -158,19 +170,31 @@ def _conflicts(practitioner: Practitioner, imported, now: datetime) -> list[str]
 
 
 def _record_success(connection: CalendarConnection, now: datetime, fetched) -> None:
+    # Only the fields this sync owns: the practitioner may have changed others meanwhile.
     connection.status = CalendarConnection.Status.OK
     connection.last_success_at = now
     connection.last_error = ""
     connection.etag = fetched.etag or connection.etag
     connection.last_modified = fetched.last_modified or connection.last_modified
-    connection.save()
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=connection.status,
+        last_success_at=now,
+        last_error="",
+        etag=connection.etag,
+        last_modified=connection.last_modified,
+        warnings=connection.warnings,
+        content_hash=connection.content_hash,
+        import_context=connection.import_context,
+    )
 
 
 def _record_error(connection: CalendarConnection, message: str) -> None:
     log.warning("calendar %s sync failed: %s", connection.pk, message)
     connection.status = CalendarConnection.Status.ERROR
     connection.last_error = message[:2000]
-    connection.save(update_fields=["status", "last_error"])
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=connection.status, last_error=connection.last_error
+    )
 
 
 def busy_mirrored_at(*, practitioner_id: int) -> datetime | None:

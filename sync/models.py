@@ -83,6 +83,9 @@ class CalendarConnection(models.Model):
     etag = models.CharField(max_length=512, blank=True)
     last_modified = models.CharField(max_length=64, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
+    # What the last import depended on besides the body (day, zone, switches): when it
+    # changes the feed is downloaded and read again even if the server says "not modified".
+    import_context = models.CharField(max_length=200, blank=True)
     # Google: tokens encrypted with TOKEN_ENCRYPTION_KEYS; which calendar receives bookings
     # and which calendars block time; the account's calendars as last listed.
     google_refresh_token = models.TextField(blank=True)

@@ -7,6 +7,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from scheduler.signals import (
+    booking_anonymised,
     booking_cancelled,
     booking_created,
     booking_rescheduled,
@@ -47,3 +48,9 @@ def _on_booking_rescheduled(sender, booking, **kwargs):
 @receiver(question_received)
 def _on_question_received(sender, question, **kwargs):
     transaction.on_commit(partial(tasks.question_mail.delay, question.pk))
+
+
+@receiver(booking_anonymised)
+def _on_booking_anonymised(sender, booking, **kwargs):
+    # Our Google events carry the client's details in their description: rewrite them.
+    _to_google(booking)

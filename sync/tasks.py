@@ -1,5 +1,6 @@
 """Celery tasks: thin wrappers that take ids, call services and retry."""
 
+import logging
 import smtplib
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from sync.mail import unseal_manage_token
 from sync.models import CalendarConnection, Heartbeat
 
 WORKER_HEARTBEAT = "worker"
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="sync.tasks.heartbeat", ignore_result=True)
@@ -67,7 +69,19 @@ def booking_mail(
         mail.booking_cancelled_send(booking, message=message)
     else:
         mail.booking_rescheduled_send(booking)
-    mail.practitioner_notice_send(booking, event=event)
+    # Its own task: a retry of either message must not send the other one twice.
+    practitioner_mail.delay(booking_id, event)
+
+
+@shared_task(name="sync.tasks.practitioner_mail", ignore_result=True, **MAIL_RETRY)
+def practitioner_mail(booking_id: int, event: str) -> None:
+    booking = (
+        Booking.objects.select_related("practitioner", "appointment_type")
+        .filter(pk=booking_id)
+        .first()
+    )
+    if booking is not None:
+        mail.practitioner_notice_send(booking, event=event)
 
 
 @shared_task(name="sync.tasks.question_mail", ignore_result=True, **MAIL_RETRY)
@@ -81,7 +95,11 @@ def question_mail(question_id: int) -> None:
 def reminders_send() -> None:
     """Run by beat: a reminder the day before each appointment, once."""
     for session in mail.reminders_due(now=timezone.now()):
-        mail.reminder_send(session, now=timezone.now())
+        try:
+            mail.reminder_send(session, now=timezone.now())
+        except (OSError, smtplib.SMTPException):
+            # This one is tried again next hour; the others still go out now.
+            log.warning("reminder for session %s failed", session.pk, exc_info=True)
 
 
 @shared_task(name="sync.tasks.questions_resend", ignore_result=True)

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import StrictCharField
-from api.throttling import AuthThrottle
+from config.throttling import AuthThrottle
 
 
 class TokenInputSerializer(serializers.Serializer):

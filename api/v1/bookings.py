@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from api.fields import AwareDateTimeField, BoundedDateField, StrictCharField, StrictIntegerField
 from api.permissions import IsPractitioner
 from api.serializers import ErrorSerializer, IntervalSerializer
-from api.throttling import BookingThrottle, ManageThrottle
+from config.throttling import BookingThrottle, ManageThrottle
 from scheduler.booking import (
     ClientDetails,
     booking_by_manage_token,

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from api.fields import AwareDateTimeField, BoundedDateField
 from api.serializers import IntervalSerializer
-from api.throttling import SlotsThrottle
+from config.throttling import SlotsThrottle
 from scheduler.models import AppointmentType, validate_timezone
 from scheduler.selectors import slot_inputs
 from scheduler.slots import available_slots

@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "api.middleware.DatabaseUnavailableMiddleware",
 ]
 
 TEMPLATES = [
@@ -214,6 +215,7 @@ PUBLIC_THROTTLE_RATES = {
     "manage": env("THROTTLE_RATE_MANAGE", default="60/min"),
     "public": env("THROTTLE_RATE_PUBLIC", default="120/min"),
     "auth": env("THROTTLE_RATE_AUTH", default="10/min"),
+    "question": env("THROTTLE_RATE_QUESTION", default="5/hour"),
 }
 # Slot answers are cached under the practitioner's schedule version, so any change misses
 # at once; this limit only bounds the drift of "now" (notice, horizon). 0 turns it off.

@@ -6,7 +6,6 @@ Everything works without JavaScript; views only parse input, call the domain and
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -14,6 +13,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from config.throttling import BookingThrottle, QuestionThrottle
 from scheduler.booking import (
     ClientDetails,
     booking_by_manage_token,
@@ -30,7 +30,6 @@ from scheduler.slots import available_slots, find_slot
 
 WEEKS_TO_SEARCH = 8
 ALTERNATIVES = 3
-QUESTIONS_PER_HOUR = 5
 
 
 def home(request, slug=None):
@@ -73,6 +72,9 @@ def book_confirm(request, slug, type_id):
         return _render_week(request, practitioner, appointment_type, taken=start)
     form = BookingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if not BookingThrottle().allow_request(request, None):
+            form.add_error(None, _("Too many bookings from this address. Please try again later."))
+            return _render_confirm(request, practitioner, appointment_type, slot, form)
         data = form.cleaned_data
         try:
             result = booking_create(
@@ -90,6 +92,10 @@ def book_confirm(request, slug, type_id):
         except SlotUnavailable:
             return _render_week(request, practitioner, appointment_type, taken=slot.start)
         return redirect(reverse("manage-page", args=[result.manage_token]) + "?booked=1")
+    return _render_confirm(request, practitioner, appointment_type, slot, form)
+
+
+def _render_confirm(request, practitioner, appointment_type, slot, form):
     return render(
         request,
         "scheduler/page/book_confirm.html",
@@ -116,12 +122,9 @@ def question(request, slug):
     if request.method == "POST" and form.is_valid():
         if form.cleaned_data["website"]:
             return redirect(request.path + "?sent=1")  # a robot: say thanks, keep nothing
-        key = f"questions:{request.META.get('REMOTE_ADDR', '')}"
-        count = cache.get_or_set(key, 0, 3600)
-        if count >= QUESTIONS_PER_HOUR:
+        if not QuestionThrottle().allow_request(request, None):
             error = _("You have sent several questions already. Please try again later.")
         else:
-            cache.incr(key)
             question_create(
                 practitioner=practitioner,
                 name=form.cleaned_data["name"],

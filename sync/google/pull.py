@@ -21,7 +21,8 @@ MIRROR_PAST = timedelta(days=1)
 
 
 def calendar_pull(*, sync: GoogleCalendarSync, service, now: datetime, horizon_days: int) -> int:
-    """Pull one calendar; returns how many events were read."""
+    """Pull one calendar; returns how many events were read. (horizon_days is kept for the
+    callers' sake: every future event is mirrored.)"""
     if sync.sync_token:
         try:
             return _incremental(sync, service, now, horizon_days)
@@ -112,7 +113,9 @@ def _busy_block(event, connection: CalendarConnection, sync, now, horizon_days):
             finish = datetime.fromisoformat(end["dateTime"]).astimezone(UTC)
         except (KeyError, ValueError):
             return None
-    if finish <= begin or finish < now - MIRROR_PAST or begin > now + timedelta(days=horizon_days):
+    # No cut in the future: an incremental sync never returns an untouched event again,
+    # so one far ahead must be mirrored now to block its day when that day comes in reach.
+    if finish <= begin or finish < now - MIRROR_PAST:
         return None
     return BusyBlock(
         practitioner_id=connection.practitioner_id,

@@ -16,7 +16,9 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max, Q
+from google.auth.exceptions import GoogleAuthError
 from google_auth_oauthlib.flow import Flow
+from httplib2 import HttpLib2Error
 
 from scheduler.models import Booking, BusyBlock, Practitioner
 from scheduler.practice import schedule_changed
@@ -42,6 +44,8 @@ OUTBOX_MAX_BACKOFF = timedelta(hours=6)
 CHANNEL_TTL = timedelta(days=7)
 CHANNEL_RENEW_BEFORE = timedelta(days=1)
 RETRYABLE = {429, 500, 502, 503, 504}
+# Network and auth trouble that is not a refused grant: retried, and shown on the connection.
+TRANSIENT = (OSError, TimeoutError, HttpLib2Error, GoogleAuthError)
 RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 
 
@@ -191,7 +195,13 @@ def outbox_drain(*, now: datetime, connection_id: int | None = None, limit: int 
 
 def _deliver(item: SyncOutbox, connection: CalendarConnection, service, now: datetime) -> int:
     session = item.session
-    started = now
+    # The rows this push answers for: those pending now. A change committed after the
+    # session is read below leaves its own row pending for the next drain.
+    pending = list(
+        SyncOutbox.objects.filter(
+            connection=connection, session=session, done_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
     try:
         session.refresh_from_db()
         session_push(connection=connection, session=session, service=service)
@@ -204,13 +214,13 @@ def _deliver(item: SyncOutbox, connection: CalendarConnection, service, now: dat
             _retry_later(item, message, now, at_least=timedelta(hours=1))
             _record_error(connection, message)
         return 0
-    except (OSError, TimeoutError, RuntimeError) as error:  # dropped connections, timeouts
+    except (*TRANSIENT, RuntimeError) as error:  # dropped connections, timeouts, auth trouble
         _retry_later(item, f"{type(error).__name__}: {error}"[:2000], now)
+        _record_error(connection, f"Sending to Google failed: {type(error).__name__}.")
         return 0
-    # Every pending item of this session up to now is satisfied by pushing its current state.
-    SyncOutbox.objects.filter(
-        connection=connection, session=session, done_at__isnull=True, created_at__lte=started
-    ).update(done_at=now, last_error="")
+    SyncOutbox.objects.filter(pk__in=pending, done_at__isnull=True).update(
+        done_at=now, last_error=""
+    )
     CalendarConnection.objects.filter(pk=connection.pk).update(
         status=CalendarConnection.Status.OK, last_success_at=now, last_error=""
     )
@@ -248,7 +258,7 @@ def google_connection_pull(*, connection: CalendarConnection, now: datetime, ser
     except HttpError as error:
         _record_error(connection, f"Reading Google Calendar failed ({status_of(error)}).")
         return
-    except (OSError, TimeoutError) as error:
+    except TRANSIENT as error:
         _record_error(connection, f"Reading Google Calendar failed: {type(error).__name__}.")
         return
     CalendarConnection.objects.filter(pk=connection.pk).update(
@@ -319,6 +329,9 @@ def _service_or_alert(connection: CalendarConnection, now: datetime):
         return calendar_service(connection)
     except ReconnectNeeded as exc:
         reconnect_needed(connection=connection, message=str(exc), now=now)
+        return None
+    except TRANSIENT as exc:  # e.g. invalid_client, or Google unreachable: try next round
+        _record_error(connection, f"Cannot reach Google: {type(exc).__name__}: {exc}"[:500])
         return None
 
 

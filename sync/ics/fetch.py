@@ -23,7 +23,11 @@ class Download:
 
 def normalise_feed_url(url: str) -> str:
     """webcal:// and webcals:// are https; anything but http(s) is refused."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a malformed port or host
+    except ValueError as exc:
+        raise FeedFetchError("This is not a valid address.") from exc
     scheme = parts.scheme.lower()
     if scheme in {"webcal", "webcals"}:
         scheme = "https"

@@ -130,7 +130,7 @@ def _known_zone(name: str) -> bool:
         return True
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
 
@@ -248,7 +248,10 @@ def _busy_span(event, zone: ZoneInfo, block_all_day: bool):
     if not isinstance(begin, datetime):
         if not block_all_day:
             return None
-        return _local_midnight(begin, zone), _local_midnight(_as_date(finish), zone)
+        last = _as_date(finish)
+        if last <= begin:  # a zero or negative length all-day event still means that day
+            last = begin + timedelta(days=1)
+        return _local_midnight(begin, zone), _local_midnight(last, zone)
     begin, finish = _aware(begin, zone), _aware(finish, zone)
     if finish <= begin:
         return None

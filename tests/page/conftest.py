@@ -26,14 +26,22 @@ def browser():
     the browser tests (Django refuses sync calls beside a running loop)."""
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is needed for the page tests (apt-get install chromium)")
-    # Playwright's sync API runs an event loop; Django must allow ORM calls beside it.
+    # Playwright's sync API runs an event loop; Django must allow ORM calls beside it, for
+    # these tests only.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

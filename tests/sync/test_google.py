@@ -384,3 +384,14 @@ def test_slots_say_how_old_the_mirrored_busy_time_is(fake, practice, connection)
     pull(connection)
     as_of = datetime.fromisoformat(api.get(url).json()["busy_as_of"])
     assert as_of == connection.last_success_at
+
+
+def test_event_far_beyond_the_horizon_is_mirrored_for_when_it_comes_in_reach(
+    fake, practice, connection
+):
+    far = timezone.now() + timedelta(days=300)
+    fake.insert_event("primary", event(far, far + timedelta(hours=1)))
+    pull(connection)
+    for _ in range(3):  # later incremental syncs never see the untouched event again
+        pull(connection)
+    assert BusyBlock.objects.filter(start__gt=timezone.now() + timedelta(days=299)).count() == 1

@@ -1,4 +1,4 @@
-"""Per-address limits for the public endpoints; THROTTLE_ENABLED=0 turns them off."""
+"""Per-address limits for the public endpoints and pages; THROTTLE_ENABLED=0 turns them off."""
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
@@ -37,3 +37,9 @@ class PublicReadThrottle(PublicThrottle):
 
 class AuthThrottle(PublicThrottle):
     scope = "auth"
+
+
+class QuestionThrottle(PublicThrottle):
+    """The booking page's question form (per client address, proxies honoured)."""
+
+    scope = "question"

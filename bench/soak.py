@@ -1,0 +1,296 @@
+"""Soak: the whole stack on loopback under mixed traffic while parts of it fail.
+
+gunicorn + a Celery worker with beat (Redis broker) + PostgreSQL + the fake Google server.
+For SOAK_SECONDS (default 60) threads view slots, book, cancel and fetch feeds; a third in,
+the worker is killed (SIGKILL) and restarted; halfway, PostgreSQL is restarted once. Then
+the queues are given time to drain and the database is checked: no booking lost or doubled
+(every 201 is in the database, no two live sessions overlap) and every outbox item was
+delivered, with exactly one Google event per live session.
+
+    .venv/bin/python bench/soak.py       [SOAK_SECONDS=60] [BENCH_DATABASE_URL=...]
+
+Restarting PostgreSQL affects everything on this machine that uses it: run it alone.
+"""
+
+import http.client
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.seed import database_recreate  # noqa: E402
+from tests.fakes.google_server import FakeGoogleCalendar  # noqa: E402
+
+SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
+PORT = int(os.environ.get("SOAK_PORT", "8798"))
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bsr_soak")
+BIN = Path(sys.executable).parent
+
+
+def main():
+    fake = FakeGoogleCalendar().start()
+    env = {
+        **os.environ,
+        "DATABASE_URL": DATABASE_URL,
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
+        "CACHE_URL": "redis://127.0.0.1:6379/10",
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DEBUG": "0",
+        "THROTTLE_ENABLED": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "LOG_LEVEL": "ERROR",
+        "HEARTBEAT_INTERVAL_SECONDS": "5",
+        "EMAIL_URL": "dummymail://",
+        "GOOGLE_CLIENT_ID": fake.client_id,
+        "GOOGLE_CLIENT_SECRET": fake.client_secret,
+        "GOOGLE_TOKEN_URI": fake.token_uri,
+        "GOOGLE_API_ENDPOINT": fake.api_endpoint,
+        "GOOGLE_TIMEOUT_SECONDS": "5",
+        "VAR_DIR": str(ROOT / "var" / "soak"),
+    }
+    subprocess.run(["redis-cli", "-n", "9", "flushdb"], check=True, capture_output=True)
+    database_recreate(DATABASE_URL, env)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    follow_up, feed_path = _seed(fake)
+    web = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            "config.wsgi",
+            "--config",
+            "python:config.gunicorn",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            "3",
+            "--access-logfile",
+            "/dev/null",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    worker = _worker(env)
+    _wait_for_web()
+    stats = Counter()
+    booked, cancelled = {}, set()
+    lock = threading.Lock()
+    stop = time.monotonic() + SECONDS
+    starts = _candidate_starts(follow_up)
+
+    def client(kind):
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=15)
+        rng = random.Random()
+        while time.monotonic() < stop:
+            try:
+                if kind == "slots":
+                    day = starts[0].date() + timedelta(days=rng.randrange(20))
+                    status, _ = _call(
+                        conn,
+                        "GET",
+                        f"/api/v1/slots/?appointment_type="
+                        f"{follow_up.pk}&start={day}&end={day + timedelta(days=6)}",
+                    )
+                elif kind == "book":
+                    body = {
+                        "appointment_type": follow_up.pk,
+                        "start": rng.choice(starts).isoformat(),
+                        "name": "Soak",
+                        "email": f"soak{rng.randrange(10**9)}@example.nl",
+                    }
+                    status, data = _call(conn, "POST", "/api/v1/bookings/", body)
+                    if status == 201:
+                        with lock:
+                            booked[data["id"]] = data["manage_url"].rstrip("/").rsplit("/", 1)[1]
+                elif kind == "cancel":
+                    with lock:
+                        open_ = [i for i in booked if i not in cancelled]
+                        pick = rng.choice(open_) if open_ else None
+                    if pick is None:
+                        time.sleep(0.05)
+                        continue
+                    status, _ = _call(conn, "POST", f"/api/v1/manage/{booked[pick]}/cancel/")
+                    if status == 200:
+                        with lock:
+                            cancelled.add(pick)
+                else:
+                    status, _ = _call(conn, "GET", feed_path)
+            except (OSError, http.client.HTTPException):
+                status = "connection error"
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=15)
+                time.sleep(0.2)
+            with lock:
+                stats[(kind, status)] += 1
+
+    threads = [
+        threading.Thread(target=client, args=(k,))
+        for k in ["slots"] * 4 + ["book"] * 4 + ["cancel"] * 2 + ["feed"] * 2
+    ]
+    began = time.monotonic()
+    for t in threads:
+        t.start()
+    time.sleep(SECONDS / 3)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    print(f"{time.monotonic() - began:5.1f} s: worker killed")
+    time.sleep(5)
+    worker = _worker(env)
+    print(f"{time.monotonic() - began:5.1f} s: worker restarted")
+    time.sleep(max(0.0, began + SECONDS / 2 - time.monotonic()))
+    cluster = sorted(os.listdir("/etc/postgresql"))[0]
+    subprocess.run(
+        ["pg_ctlcluster", "--skip-systemctl-redirect", cluster, "main", "restart"], check=True
+    )
+    print(f"{time.monotonic() - began:5.1f} s: PostgreSQL restarted")
+    for t in threads:
+        t.join()
+    served = sum(stats.values())
+    print(f"traffic for {SECONDS:.0f} s: {served} requests, {served / SECONDS:.0f}/s")
+    for (kind, status), count in sorted(stats.items(), key=str):
+        print(f"  {kind:7} {status}: {count}")
+    _settle_and_check(booked, cancelled, fake)
+    worker.terminate()
+    web.terminate()
+    worker.wait(timeout=30)
+    web.wait(timeout=30)
+    fake.stop()
+
+
+def _call(conn, method, path, body=None):
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    conn.request(method, path, json.dumps(body) if body is not None else None, headers)
+    response = conn.getresponse()
+    raw = response.read()
+    data = (
+        json.loads(raw)
+        if raw and response.getheader("Content-Type", "").startswith("application/json")
+        else None
+    )
+    return response.status, data
+
+
+def _worker(env):
+    return subprocess.Popen(
+        [
+            str(BIN / "celery"),
+            "-A",
+            "config",
+            "worker",
+            "-B",
+            "--pool=solo",
+            "--loglevel=ERROR",
+            "--schedule",
+            str(ROOT / "var" / "soak" / "beat-schedule"),
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def _wait_for_web():
+    for _ in range(100):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            conn.request("GET", "/api/schema/")
+            conn.getresponse().read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not start")
+
+
+def _seed(fake):
+    from datetime import time as dtime
+
+    from django.utils import timezone
+
+    from sync.google.client import SCOPES
+    from sync.google.tokens import encrypt_token
+    from sync.ics.export import feed_tokens
+    from sync.models import CalendarConnection
+    from tests import factories
+
+    person = factories.practitioner(hours=[(dtime(0), dtime(23, 45))], days=range(7))
+    follow_up = factories.appointment_type(person, duration_minutes=30, max_days_ahead=60)
+    tokens = fake.issue_tokens(" ".join(SCOPES))
+    CalendarConnection.objects.create(
+        practitioner=person,
+        kind="google",
+        name="Google",
+        google_refresh_token=encrypt_token(tokens["refresh_token"]),
+        google_access_token=encrypt_token(tokens["access_token"]),
+        google_token_expiry=timezone.now() + timedelta(hours=1),
+        busy_calendar_ids=["primary"],
+    )
+    return follow_up, f"/feeds/{feed_tokens(person)['bookings'].token}/bookings.ics"
+
+
+def _candidate_starts(follow_up):
+    from django.utils import timezone
+
+    from scheduler.selectors import slot_inputs
+    from scheduler.slots import available_slots
+
+    day = timezone.localdate() + timedelta(days=2)
+    end = day + timedelta(days=20)
+    inputs = slot_inputs(appointment_type=follow_up, start=day, end=end)
+    return [s.start for s in available_slots(inputs, now=timezone.now(), start=day, end=end)]
+
+
+def _settle_and_check(booked, cancelled, fake):
+    from django.db import connection
+
+    from scheduler.models import Booking, Session
+    from sync.google.push import event_id_for
+    from sync.models import SyncOutbox
+
+    connection.close()  # PostgreSQL restarted: start a fresh connection
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if not SyncOutbox.objects.filter(done_at__isnull=True).exists():
+            break
+        time.sleep(1)
+    stored = set(Booking.objects.values_list("pk", flat=True))
+    lost = set(booked) - stored
+    unknown = stored - set(booked)  # committed, but the answer never reached the client
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM scheduler_session a JOIN scheduler_session b ON a.id < b.id"
+            " AND a.practitioner_id = b.practitioner_id AND a.status <> 'cancelled'"
+            " AND b.status <> 'cancelled' AND a.blocked_start < b.blocked_end"
+            " AND b.blocked_start < a.blocked_end"
+        )
+        overlaps = cursor.fetchone()[0]
+    pending = SyncOutbox.objects.filter(done_at__isnull=True).count()
+    live = Session.objects.filter(status="confirmed", booking__status="confirmed")
+    events = {i for i, e in fake.events("primary").items() if e.get("status") != "cancelled"}
+    wanted = {event_id_for(s) for s in live}
+    print(
+        f"bookings answered 201: {len(booked)}, stored: {len(stored)}, lost: {len(lost)}, "
+        f"stored without an answer: {len(unknown)}, cancelled: {len(cancelled)}"
+    )
+    print(
+        f"overlapping live sessions: {overlaps}; outbox items left: {pending}; "
+        f"Google events {len(events)} for {len(wanted)} live sessions, "
+        f"missing {len(wanted - events)}, extra {len(events - wanted)}"
+    )
+    ok = not lost and not overlaps and not pending and events == wanted
+    print("RESULT:", "no booking lost or doubled, every outbox item delivered" if ok else "FAILED")
+    if not ok:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
