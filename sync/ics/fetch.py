@@ -1,7 +1,9 @@
 """Download a subscribed calendar safely: conditional, bounded, and never to a private host."""
 
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -108,15 +110,37 @@ def _read_capped(response, deadline: float) -> bytes:
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise FeedFetchError(f"The calendar is larger than {limit // (1024 * 1024)} MB.")
+    # A server that trickles bytes never trips the per-read timeout: close the response
+    # when the whole download's time is up, which ends the blocked read.
+    watchdog = threading.Timer(max(deadline - time.monotonic(), 0), _abort, args=(response,))
+    watchdog.start()
     chunks, size = [], 0
     try:
         for chunk in response.iter_content(chunk_size=65536):
             size += len(chunk)
             if size > limit:
                 raise FeedFetchError(f"The calendar is larger than {limit // (1024 * 1024)} MB.")
-            if time.monotonic() > deadline:
-                raise FeedFetchError("The calendar server did not answer in time.")
             chunks.append(chunk)
-    except requests.RequestException as exc:
+    except FeedFetchError:
+        raise
+    except Exception as exc:  # what a closed or broken stream raises varies by layer
+        if time.monotonic() >= deadline:
+            raise FeedFetchError("The calendar server did not answer in time.") from exc
         raise FeedFetchError(f"Download failed: {type(exc).__name__}.") from exc
+    finally:
+        watchdog.cancel()
+    if time.monotonic() >= deadline:
+        raise FeedFetchError("The calendar server did not answer in time.")
     return b"".join(chunks)
+
+
+def _abort(response) -> None:
+    """Unblock a read in progress: shut the socket down, then close the response."""
+    # urllib3 hands the socket to http.client's response once headers are read; reach it
+    # there (private attributes, so every step may be missing).
+    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    response.close()

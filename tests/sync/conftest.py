@@ -35,6 +35,7 @@ class FeedServer:
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.body = b""
+        self.drip_cut = False
         self.etag = '"v1"'
         self.requests: list[tuple[str, dict]] = []
         server = self
@@ -97,6 +98,19 @@ class FeedServer:
                 handler.wfile.write(chunk)
         except OSError:
             pass
+
+    def route_drip(self, handler):
+        import time
+
+        handler.send_response(200)
+        handler.end_headers()
+        try:
+            for _ in range(30):  # one byte every 0.1 s: each read is quick, the whole is not
+                handler.wfile.write(b"X")
+                handler.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            self.drip_cut = True  # the client hung up before the end
 
     def route_html(self, handler):
         handler.send_response(200)

@@ -109,6 +109,7 @@ def test_changed_feed_replaces_the_blocks(feed_server, practice):
         ("missing.ics", "HTTP 404"),
         ("status500", "HTTP 500"),
         ("slow", "in time"),
+        ("drip", "in time"),
         ("huge", "larger than"),
         ("html", "not an iCalendar"),
         ("to_private", "private or local address"),
@@ -216,3 +217,16 @@ def test_synccalendars_command_runs_every_sync_now(feed_server, practice, capsys
     call_command("synccalendars", "--practitioner", person.slug)
     assert BusyBlock.objects.count() == 1
     assert "ok" in capsys.readouterr().out
+
+
+def test_a_trickling_server_is_cut_off_at_the_deadline(feed_server, practice):
+    import time
+
+    person, _ = practice
+    connection = subscribe(person, feed_server, "drip")
+    assert connection.status == "error" and "in time" in connection.last_error
+    for _ in range(30):  # the server notices the hang-up on its next write
+        if feed_server.drip_cut:
+            break
+        time.sleep(0.1)
+    assert feed_server.drip_cut
