@@ -164,21 +164,6 @@ def post_booking(type_id, starts):
     return request
 
 
-def overlapping_live_sessions():
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT count(*) FROM scheduler_session a JOIN scheduler_session b
-              ON a.id < b.id AND a.practitioner_id = b.practitioner_id
-             AND a.status <> 'cancelled' AND b.status <> 'cancelled'
-             AND a.blocked_start < b.blocked_end AND b.blocked_start < a.blocked_end
-            """
-        )
-        return cursor.fetchone()[0]
-
-
 def main():
     database_recreate(DATABASE_URL, SERVER_ENV)
     owner, follow_up, month_start, quarter, starts = seed()
@@ -229,6 +214,7 @@ def main():
             server.terminate()
             server.wait(timeout=30)
     from scheduler.models import Booking
+    from scheduler.selectors import overlapping_live_sessions
 
     booked = Booking.objects.filter(appointment_type=quarter).count()
     print(f"bookings stored: {booked}; overlapping live sessions: {overlapping_live_sessions()}")

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.seed import database_recreate  # noqa: E402
+from bench.seed import database_recreate, google_connection_seed  # noqa: E402
 from tests.fakes.google_server import FakeGoogleCalendar  # noqa: E402
 
 BOOKINGS = 40
@@ -77,25 +77,11 @@ def main():
 def _seed(fake):
     from datetime import time as dtime
 
-    from django.utils import timezone
-
-    from sync.google.client import SCOPES
-    from sync.google.tokens import encrypt_token
-    from sync.models import CalendarConnection
     from tests import factories
 
     person = factories.practitioner(hours=[(dtime(0), dtime(23, 45))], days=range(7))
     follow_up = factories.appointment_type(person, duration_minutes=15, max_days_ahead=60)
-    tokens = fake.issue_tokens(" ".join(SCOPES))
-    connection = CalendarConnection.objects.create(
-        practitioner=person,
-        kind="google",
-        name="Google",
-        google_refresh_token=encrypt_token(tokens["refresh_token"]),
-        google_access_token=encrypt_token(tokens["access_token"]),
-        google_token_expiry=timezone.now() + timedelta(hours=1),
-        busy_calendar_ids=["primary"],
-    )
+    connection = google_connection_seed(fake, person)
     return connection, follow_up
 
 

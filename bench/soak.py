@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.seed import database_recreate  # noqa: E402
+from bench.seed import database_recreate, google_connection_seed  # noqa: E402
 from tests.fakes.google_server import FakeGoogleCalendar  # noqa: E402
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
@@ -214,26 +214,12 @@ def _wait_for_web():
 def _seed(fake):
     from datetime import time as dtime
 
-    from django.utils import timezone
-
-    from sync.google.client import SCOPES
-    from sync.google.tokens import encrypt_token
     from sync.ics.export import feed_tokens
-    from sync.models import CalendarConnection
     from tests import factories
 
     person = factories.practitioner(hours=[(dtime(0), dtime(23, 45))], days=range(7))
     follow_up = factories.appointment_type(person, duration_minutes=30, max_days_ahead=60)
-    tokens = fake.issue_tokens(" ".join(SCOPES))
-    CalendarConnection.objects.create(
-        practitioner=person,
-        kind="google",
-        name="Google",
-        google_refresh_token=encrypt_token(tokens["refresh_token"]),
-        google_access_token=encrypt_token(tokens["access_token"]),
-        google_token_expiry=timezone.now() + timedelta(hours=1),
-        busy_calendar_ids=["primary"],
-    )
+    google_connection_seed(fake, person)
     return follow_up, f"/feeds/{feed_tokens(person)['bookings'].token}/bookings.ics"
 
 
@@ -253,6 +239,7 @@ def _settle_and_check(booked, cancelled, fake):
     from django.db import connection
 
     from scheduler.models import Booking, Session
+    from scheduler.selectors import overlapping_live_sessions
     from sync.google.push import event_id_for
     from sync.models import SyncOutbox
 
@@ -265,14 +252,7 @@ def _settle_and_check(booked, cancelled, fake):
     stored = set(Booking.objects.values_list("pk", flat=True))
     lost = set(booked) - stored
     unknown = stored - set(booked)  # committed, but the answer never reached the client
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM scheduler_session a JOIN scheduler_session b ON a.id < b.id"
-            " AND a.practitioner_id = b.practitioner_id AND a.status <> 'cancelled'"
-            " AND b.status <> 'cancelled' AND a.blocked_start < b.blocked_end"
-            " AND b.blocked_start < a.blocked_end"
-        )
-        overlaps = cursor.fetchone()[0]
+    overlaps = overlapping_live_sessions()
     pending = SyncOutbox.objects.filter(done_at__isnull=True).count()
     live = Session.objects.filter(status="confirmed", booking__status="confirmed")
     events = {i for i, e in fake.events("primary").items() if e.get("status") != "cancelled"}

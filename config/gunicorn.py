@@ -1,21 +1,12 @@
 """gunicorn settings: JSON logs through the same redacting filter as the application."""
 
-from config.logging import redact
+from config.logging import logging_config
 
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
-logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "config.logging.RedactSecrets"}},
-    "formatters": {"json": {"()": "config.logging.JsonFormatter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact"]}
-    },
-    "loggers": {
-        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
-    },
-}
+# The application's own format and redaction, for gunicorn's error and access logs.
+logconfig_dict = logging_config(
+    level="INFO", loggers=("gunicorn.error", "gunicorn.access"), root=False
+)
 
-__all__ = ["access_log_format", "accesslog", "logconfig_dict", "redact"]
+__all__ = ["access_log_format", "accesslog", "logconfig_dict"]

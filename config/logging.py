@@ -17,6 +17,29 @@ _SECRET_PATHS = re.compile(r"(/(?:manage|feeds)/)[A-Za-z0-9_\-]{8,}")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
+def logging_config(*, level: str, loggers: tuple[str, ...] = (), root: bool = True) -> dict:
+    """A dictConfig: JSON lines on stderr through the redacting filter."""
+    config = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": "config.logging.RedactSecrets"}},
+        "formatters": {"json": {"()": "config.logging.JsonFormatter"}},
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["redact"],
+            }
+        },
+        "loggers": {
+            name: {"handlers": ["console"], "level": level, "propagate": False} for name in loggers
+        },
+    }
+    if root:
+        config["root"] = {"handlers": ["console"], "level": level}
+    return config
+
+
 def redact(text: str) -> str:
     return _SECRET_PATHS.sub(r"\1[redacted]", text)
 

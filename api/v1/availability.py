@@ -73,6 +73,17 @@ def _override_data(override: DateOverride) -> dict:
     ).data
 
 
+def _save_override(request, override: DateOverride | None = None) -> DateOverride:
+    data = DateOverrideSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    return date_override_save(
+        practitioner=request.user.practitioner,
+        date=data.validated_data["date"],
+        ranges=[(r["start"], r["end"]) for r in data.validated_data["ranges"]],
+        override=override,
+    )
+
+
 class DateOverrideListApi(APIView):
     permission_classes = [IsPractitioner]
 
@@ -87,13 +98,7 @@ class DateOverrideListApi(APIView):
         tags=["availability"],
     )
     def post(self, request):
-        data = DateOverrideSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        override = date_override_save(
-            practitioner=request.user.practitioner,
-            date=data.validated_data["date"],
-            ranges=[(r["start"], r["end"]) for r in data.validated_data["ranges"]],
-        )
+        override = _save_override(request)
         return Response(_override_data(override), status=status.HTTP_201_CREATED)
 
 
@@ -111,16 +116,7 @@ class DateOverrideDetailApi(APIView):
         request=DateOverrideSerializer, responses=DateOverrideSerializer, tags=["availability"]
     )
     def put(self, request, pk):
-        override = self._get(request, pk)
-        data = DateOverrideSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        override = date_override_save(
-            practitioner=request.user.practitioner,
-            date=data.validated_data["date"],
-            ranges=[(r["start"], r["end"]) for r in data.validated_data["ranges"]],
-            override=override,
-        )
-        return Response(_override_data(override))
+        return Response(_override_data(_save_override(request, self._get(request, pk))))
 
     @extend_schema(responses={204: None}, tags=["availability"])
     def delete(self, request, pk):

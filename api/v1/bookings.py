@@ -1,5 +1,5 @@
 import re
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.http import Http404
@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from api.fields import AwareDateTimeField, BoundedDateField, StrictCharField, StrictIntegerField
 from api.permissions import IsPractitioner
-from api.serializers import ErrorSerializer, IntervalSerializer
+from api.serializers import ErrorSerializer, IntervalSerializer, local_days
 from config.throttling import BookingThrottle, ManageThrottle
 from scheduler.booking import (
     ClientDetails,
@@ -141,13 +141,13 @@ class BookingListCreateApi(APIView):
         query = BookingListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         practitioner = request.user.practitioner
-        zone = practitioner.zone
+        start, end = local_days(
+            practitioner.zone, query.validated_data["start"], query.validated_data["end"]
+        )
         bookings = booking_list(
             practitioner_id=practitioner.pk,
-            start=datetime.combine(query.validated_data["start"], time(0), tzinfo=zone),
-            end=datetime.combine(
-                query.validated_data["end"] + timedelta(days=1), time(0), tzinfo=zone
-            ),
+            start=start,
+            end=end,
             status=query.validated_data.get("status"),
         )
         for booking in bookings:

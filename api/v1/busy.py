@@ -1,5 +1,3 @@
-from datetime import datetime, time, timedelta
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -7,6 +5,7 @@ from rest_framework.views import APIView
 
 from api.fields import AwareDateTimeField, BoundedDateField
 from api.permissions import IsPractitioner
+from api.serializers import local_days
 from scheduler.selectors import busy_block_list
 
 MAX_BUSY_DAYS = 400
@@ -42,12 +41,8 @@ class BusyListApi(APIView):
         query = BusyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         practitioner = request.user.practitioner
-        zone = practitioner.zone
-        blocks = busy_block_list(
-            practitioner_id=practitioner.pk,
-            start=datetime.combine(query.validated_data["start"], time(0), tzinfo=zone),
-            end=datetime.combine(
-                query.validated_data["end"] + timedelta(days=1), time(0), tzinfo=zone
-            ),
+        start, end = local_days(
+            practitioner.zone, query.validated_data["start"], query.validated_data["end"]
         )
+        blocks = busy_block_list(practitioner_id=practitioner.pk, start=start, end=end)
         return Response(BusyBlockSerializer(blocks, many=True).data)

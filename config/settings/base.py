@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from config.env import BASE_DIR, env
+from config.logging import logging_config
 
 # ------------------------------------------------------------------------------
 # Core
@@ -269,16 +270,6 @@ PRACTICE_LOCATION = env("PRACTICE_LOCATION", default="")
 # Logging
 # ------------------------------------------------------------------------------
 # JSON lines with the request id; manage tokens and feed secrets are redacted everywhere.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "config.logging.RedactSecrets"}},
-    "formatters": {"json": {"()": "config.logging.JsonFormatter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["redact"]}
-    },
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    # Django's own console handler would print paths unredacted when DEBUG is on.
-    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
-}
+# Django's own console handler would print paths unredacted when DEBUG is on: replaced.
+LOGGING = logging_config(level=env("LOG_LEVEL", default="INFO"), loggers=("django",))
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -10,12 +10,13 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connections, transaction
 
 import scheduler.booking
 from scheduler.booking import booking_create, booking_reschedule
 from scheduler.exceptions import SlotUnavailable
 from scheduler.models import Booking, Session
+from scheduler.selectors import overlapping_live_sessions
 from tests import factories
 from tests.factories import AMSTERDAM, local, utc
 
@@ -53,19 +54,6 @@ def race(calls):
 
 def kinds(outcomes):
     return Counter(type(o).__name__ for o in outcomes)
-
-
-def overlapping_live_sessions() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT count(*) FROM scheduler_session a JOIN scheduler_session b
-              ON a.id < b.id AND a.practitioner_id = b.practitioner_id
-             AND a.status <> 'cancelled' AND b.status <> 'cancelled'
-             AND a.blocked_start < b.blocked_end AND b.blocked_start < a.blocked_end
-            """
-        )
-        return cursor.fetchone()[0]
 
 
 def book(appointment_type, start, n):
