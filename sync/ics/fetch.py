@@ -56,6 +56,27 @@ def check_address(url: str) -> None:
             )
 
 
+def _check_peer(response, url: str) -> None:
+    sock = _socket_of(response)
+    if sock is None:
+        return
+    try:
+        peer = ipaddress.ip_address(sock.getpeername()[0].split("%")[0])
+    except (OSError, ValueError):
+        return
+    if not (peer.is_global and not peer.is_multicast) and not _private_allowed(peer):
+        raise FeedFetchError(
+            f"Refused: {urlsplit(url).hostname} is a private or local address ({peer})."
+        )
+
+
+def _socket_of(response):
+    # urllib3 hands the socket to http.client's response once headers are read; reach it
+    # there (private attributes, so every step may be missing).
+    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+    return getattr(getattr(fp, "raw", None), "_sock", None)
+
+
 def _private_allowed(address) -> bool:
     if not settings.ICS_ALLOW_PRIVATE_URLS:
         return False
@@ -87,6 +108,9 @@ def download(url: str, *, etag: str = "", last_modified: str = "") -> Download:
             except requests.RequestException as exc:
                 raise FeedFetchError(f"Download failed: {type(exc).__name__}.") from exc
             with response:
+                # The name may have resolved differently for the connection than for the
+                # check above (DNS rebinding): judge the address actually connected to.
+                _check_peer(response, url)
                 if response.is_redirect:
                     url = normalise_feed_url(urljoin(url, response.headers.get("Location", "")))
                     continue
@@ -136,10 +160,7 @@ def _read_capped(response, deadline: float) -> bytes:
 
 def _abort(response) -> None:
     """Unblock a read in progress: shut the socket down, then close the response."""
-    # urllib3 hands the socket to http.client's response once headers are read; reach it
-    # there (private attributes, so every step may be missing).
-    fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
-    sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    sock = _socket_of(response)
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)

@@ -230,3 +230,33 @@ def test_a_trickling_server_is_cut_off_at_the_deadline(feed_server, practice):
             break
         time.sleep(0.1)
     assert feed_server.drip_cut
+
+
+def test_dns_rebinding_to_a_local_address_is_refused_after_connecting(
+    feed_server, practice, settings, monkeypatch
+):
+    """The name passes the check as a public address, then connects to 127.0.0.1."""
+    import socket
+
+    person, _ = practice
+    settings.ICS_ALLOW_PRIVATE_URLS = False
+    feed_server.body = calendar(event("a", "20270301T100000", "20270301T110000"))
+    port = feed_server.httpd.server_port
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])  # public for the check, loopback for the connection
+
+    def rebinding(host, *args, **kwargs):
+        if host != "calendar.example":
+            return real(host, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    from sync.models import CalendarConnection
+
+    connection = CalendarConnection.objects.create(
+        practitioner=person, kind="ics", url=f"http://calendar.example:{port}/calendar.ics"
+    )
+    connection = sync(connection)
+    assert connection.status == "error" and "private or local" in connection.last_error
+    assert not BusyBlock.objects.exists()
