@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.seed import database_recreate, google_connection_seed  # noqa: E402
+from bench.seed import database_recreate  # noqa: E402
 from tests.fakes.google_server import FakeGoogleCalendar  # noqa: E402
 
 BOOKINGS = 40
@@ -81,7 +81,7 @@ def _seed(fake):
 
     person = factories.practitioner(hours=[(dtime(0), dtime(23, 45))], days=range(7))
     follow_up = factories.appointment_type(person, duration_minutes=15, max_days_ahead=60)
-    connection = google_connection_seed(fake, person)
+    connection = factories.google_connection(fake, person)
     return connection, follow_up
 
 

@@ -117,23 +117,3 @@ def _session(owner, booking, start, position, now):
         blocked_end=end + timedelta(minutes=10),
         updated_at=now,
     )
-
-
-def google_connection_seed(fake, practitioner):
-    """A Google connection of `practitioner` holding tokens the fake Google server issued."""
-    from django.utils import timezone
-
-    from sync.google.client import SCOPES
-    from sync.google.tokens import encrypt_token
-    from sync.models import CalendarConnection
-
-    tokens = fake.issue_tokens(" ".join(SCOPES))
-    return CalendarConnection.objects.create(
-        practitioner=practitioner,
-        kind=CalendarConnection.Kind.GOOGLE,
-        name="Google",
-        google_refresh_token=encrypt_token(tokens["refresh_token"]),
-        google_access_token=encrypt_token(tokens["access_token"]),
-        google_token_expiry=timezone.now() + timedelta(hours=1),
-        busy_calendar_ids=["primary"],
-    )

@@ -95,3 +95,23 @@ def utc(*args) -> datetime:
 
 def local(tz: ZoneInfo, *args, fold: int = 0) -> datetime:
     return datetime(*args, tzinfo=tz, fold=fold)
+
+
+def google_connection(fake, owner: Practitioner):
+    """A Google connection of `owner` holding tokens the fake Google server issued."""
+    from django.utils import timezone
+
+    from sync.google.client import SCOPES
+    from sync.google.tokens import encrypt_token
+    from sync.models import CalendarConnection
+
+    tokens = fake.issue_tokens(" ".join(SCOPES))
+    return CalendarConnection.objects.create(
+        practitioner=owner,
+        kind=CalendarConnection.Kind.GOOGLE,
+        name="Google Calendar",
+        google_refresh_token=encrypt_token(tokens["refresh_token"]),
+        google_access_token=encrypt_token(tokens["access_token"]),
+        google_token_expiry=timezone.now() + timedelta(hours=1),
+        busy_calendar_ids=["primary"],
+    )

@@ -14,9 +14,8 @@ from rest_framework.test import APIClient
 from scheduler.booking import ClientDetails, booking_cancel, booking_create, booking_reschedule
 from scheduler.models import BusyBlock, Session
 from sync.google import service as google
-from sync.google.client import SCOPES
 from sync.google.push import OWN_EVENT_PROPERTY, event_id_for
-from sync.google.tokens import decrypt_token, encrypt_token
+from sync.google.tokens import decrypt_token
 from sync.models import CalendarConnection, GoogleCalendarSync, SyncOutbox
 from tests import factories
 from tests.fakes.google_server import FakeGoogleCalendar
@@ -53,16 +52,7 @@ def practice():
 @pytest.fixture
 def connection(fake, practice):
     person, _ = practice
-    tokens = fake.issue_tokens(" ".join(SCOPES))
-    return CalendarConnection.objects.create(
-        practitioner=person,
-        kind=CalendarConnection.Kind.GOOGLE,
-        name="Google Calendar",
-        google_refresh_token=encrypt_token(tokens["refresh_token"]),
-        google_access_token=encrypt_token(tokens["access_token"]),
-        google_token_expiry=timezone.now() + timedelta(hours=1),
-        busy_calendar_ids=["primary"],
-    )
+    return factories.google_connection(fake, person)
 
 
 def free_starts(appointment_type, days=5):
