@@ -81,7 +81,7 @@ def _slot_at(
     sessions = []
     for spec in rules.sessions:
         session_day = day + timedelta(days=spec.offset_days)
-        begin = resolve_local(session_day, at, rules.timezone)
+        begin = windows.resolve(session_day, at)
         if begin is None:
             return None
         session = Interval(begin, begin + spec.duration)
@@ -101,6 +101,16 @@ class _WorkingWindows:
     def __init__(self, rules: SlotRules) -> None:
         self._rules = rules
         self._by_day: dict[date, list[tuple[datetime, datetime]]] = {}
+        self._offsets: dict[date, timedelta | None] = {}
+
+    def resolve(self, day: date, at: time) -> datetime | None:
+        """resolve_local(), with the day's UTC offset reused on days without a switch."""
+        offset = self._offsets.get(day, _UNKNOWN)
+        if offset is _UNKNOWN:
+            offset = self._offsets[day] = _steady_offset(day, self._rules.timezone)
+        if offset is None:  # the clocks change this day: resolve each time exactly
+            return resolve_local(day, at, self._rules.timezone)
+        return (datetime.combine(day, at) - offset).replace(tzinfo=UTC)
 
     def contain(self, day: date, session: Interval) -> bool:
         windows = self._by_day.get(day)
@@ -112,6 +122,16 @@ class _WorkingWindows:
             ]
             self._by_day[day] = windows
         return any(begin <= session.start and session.end <= end for begin, end in windows)
+
+
+_UNKNOWN = object()
+
+
+def _steady_offset(day: date, tz: ZoneInfo) -> timedelta | None:
+    """The day's UTC offset if it is the same at both midnights (no switch), else None."""
+    first = datetime.combine(day, time(0), tzinfo=tz).utcoffset()
+    following = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).utcoffset()
+    return first if first == following else None
 
 
 def _wall_steps(day: date, wall: WallRange, step: timedelta) -> Iterator[time]:
