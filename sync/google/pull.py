@@ -20,17 +20,17 @@ PAGE_SIZE = 2500
 MIRROR_PAST = timedelta(days=1)
 
 
-def calendar_pull(*, sync: GoogleCalendarSync, service, now: datetime, horizon_days: int) -> int:
-    """Pull one calendar; returns how many events were read. (horizon_days is kept for the
-    callers' sake: every future event is mirrored.)"""
+def calendar_pull(*, sync: GoogleCalendarSync, service, now: datetime) -> int:
+    """Pull one calendar; returns how many events were read. Every future event is
+    mirrored: an incremental sync never returns an untouched event again."""
     if sync.sync_token:
         try:
-            return _incremental(sync, service, now, horizon_days)
+            return _incremental(sync, service, now)
         except HttpError as error:
             if status_of(error) != 410:
                 raise
             sync.sync_token = ""  # the token expired: start again from scratch
-    return _full(sync, service, now, horizon_days)
+    return _full(sync, service, now)
 
 
 def _pages(service, **params):
@@ -47,7 +47,7 @@ def _pages(service, **params):
             return
 
 
-def _full(sync, service, now, horizon_days) -> int:
+def _full(sync, service, now) -> int:
     events, next_token = [], ""
     for page in _pages(
         service, calendarId=sync.calendar_id, timeMin=(now - MIRROR_PAST).isoformat()
@@ -55,11 +55,7 @@ def _full(sync, service, now, horizon_days) -> int:
         events += page.get("items", [])
         next_token = page.get("nextSyncToken", next_token)
     connection = sync.connection
-    blocks = [
-        block
-        for event in events
-        if (block := _busy_block(event, connection, sync, now, horizon_days))
-    ]
+    blocks = [block for event in events if (block := _busy_block(event, connection, sync, now))]
     with transaction.atomic():
         BusyBlock.objects.filter(source=sync.busy_source).delete()
         BusyBlock.objects.bulk_create(blocks, batch_size=2000)
@@ -67,7 +63,7 @@ def _full(sync, service, now, horizon_days) -> int:
     return len(events)
 
 
-def _incremental(sync, service, now, horizon_days) -> int:
+def _incremental(sync, service, now) -> int:
     changed, next_token = [], ""
     for page in _pages(
         service, calendarId=sync.calendar_id, syncToken=sync.sync_token, showDeleted=True
@@ -79,9 +75,7 @@ def _incremental(sync, service, now, horizon_days) -> int:
         ids = [event["id"] for event in changed if "id" in event]
         BusyBlock.objects.filter(source=sync.busy_source, external_id__in=ids).delete()
         blocks = [
-            block
-            for event in changed
-            if (block := _busy_block(event, connection, sync, now, horizon_days))
+            block for event in changed if (block := _busy_block(event, connection, sync, now))
         ]
         BusyBlock.objects.bulk_create(blocks, batch_size=2000)
         _save(sync, next_token, now)
@@ -95,7 +89,7 @@ def _save(sync, next_token, now) -> None:
     schedule_changed(sync.connection.practitioner_id)
 
 
-def _busy_block(event, connection: CalendarConnection, sync, now, horizon_days):
+def _busy_block(event, connection: CalendarConnection, sync, now):
     if not _blocks_time(event, connection):
         return None
     zone = connection.practitioner.zone

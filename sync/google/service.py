@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import F, Q
 from google.auth.exceptions import GoogleAuthError
 from google_auth_oauthlib.flow import Flow
 from httplib2 import HttpLib2Error
@@ -248,13 +248,12 @@ def google_connection_pull(*, connection: CalendarConnection, now: datetime, ser
     for sync in stale:
         BusyBlock.objects.filter(source=sync.busy_source).delete()
     stale.delete()
-    horizon = _horizon_days(connection.practitioner)
     try:
         for calendar_id in wanted:
             sync, _ = GoogleCalendarSync.objects.get_or_create(
                 connection=connection, calendar_id=calendar_id
             )
-            calendar_pull(sync=sync, service=service, now=now, horizon_days=horizon)
+            calendar_pull(sync=sync, service=service, now=now)
     except HttpError as error:
         _record_error(connection, f"Reading Google Calendar failed ({status_of(error)}).")
         return
@@ -309,13 +308,6 @@ def channels_renew(*, connection: CalendarConnection, now: datetime, service=Non
             int(channel.get("expiration", expiration)) / 1000, tz=UTC
         )
         sync.save()
-
-
-def _horizon_days(practitioner) -> int:
-    furthest = practitioner.appointment_types.filter(active=True).aggregate(
-        days=Max("max_days_ahead")
-    )["days"]
-    return max((furthest or 0) + 31, 120)
 
 
 # --- when it breaks ---------------------------------------------------------------------
