@@ -269,6 +269,21 @@ def _write_sessions(booking: Booking, slot: Slot, rules: SlotRules, now: datetim
     Session.objects.bulk_create(rows)
 
 
+def booking_changeable_until(
+    *, booking: Booking, now: datetime, notice: timedelta
+) -> datetime | None:
+    """Until when the client may cancel or move the booking online: `notice` before its
+    next session still to come; None once it is cancelled or has no session ahead."""
+    if booking.status != Booking.Status.CONFIRMED:
+        return None
+    upcoming = [
+        s.start
+        for s in booking.sessions.all()
+        if s.status == Session.Status.CONFIRMED and s.start > now
+    ]
+    return min(upcoming) - notice if upcoming else None
+
+
 def _check_notice(next_start: datetime, now: datetime, notice: timedelta) -> None:
     if next_start - now < notice:
         hours = int(notice.total_seconds() // 3600)

@@ -20,6 +20,7 @@ from scheduler.booking import (
     ClientDetails,
     booking_by_manage_token,
     booking_cancel,
+    booking_changeable_until,
     booking_create,
     booking_reschedule,
 )
@@ -218,13 +219,11 @@ class ManageBaseApi(APIView):
 
     def _respond(self, booking: Booking) -> Response:
         booking = Booking.objects.select_related("practitioner").get(pk=booking.pk)
-        upcoming = [
-            s.start
-            for s in booking.sessions.all()
-            if s.status == "confirmed" and s.start > timezone.now()
-        ]
-        notice = timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS)
-        until = min(upcoming) - notice if upcoming and booking.status == "confirmed" else None
+        until = booking_changeable_until(
+            booking=booking,
+            now=timezone.now(),
+            notice=timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS),
+        )
         return Response(_serialize(ManagedBookingSerializer, booking, changeable_until=until))
 
 

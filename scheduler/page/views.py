@@ -18,6 +18,7 @@ from scheduler.booking import (
     ClientDetails,
     booking_by_manage_token,
     booking_cancel,
+    booking_changeable_until,
     booking_create,
     booking_reschedule,
 )
@@ -155,12 +156,9 @@ def manage_page(request, token):
     booking.refresh_from_db()
     practitioner = booking.practitioner
     sessions = list(booking.sessions.order_by("position"))
-    upcoming = [s.start for s in sessions if s.status == "confirmed" and s.start > timezone.now()]
-    changeable = (
-        booking.status == Booking.Status.CONFIRMED
-        and bool(upcoming)
-        and (min(upcoming) - timezone.now() >= _notice())
-    )
+    now = timezone.now()
+    until = booking_changeable_until(booking=booking, now=now, notice=_notice())
+    changeable = until is not None and now <= until
     return render(
         request,
         "scheduler/page/manage.html",
