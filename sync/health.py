@@ -1,7 +1,6 @@
 """/health/: 200 when the database, cache, broker and the worker with beat answer, else 503."""
 
 import dataclasses
-import datetime
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
@@ -11,8 +10,7 @@ from health_check.base import HealthCheck
 from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
 
-from sync.models import Heartbeat
-from sync.tasks import WORKER_HEARTBEAT
+from sync.tasks import worker_heartbeat_recent
 
 
 @dataclasses.dataclass
@@ -43,18 +41,8 @@ class WorkerAndBeat(HealthCheck):
     """Beat schedules a heartbeat and a worker runs it: a recent one proves both are alive."""
 
     async def run(self):
-        seen = await sync_to_async(self._last_seen)()
-        allowed = datetime.timedelta(seconds=3 * settings.HEARTBEAT_INTERVAL_SECONDS + 30)
-        if seen is None or timezone.now() - seen > allowed:
+        if await sync_to_async(worker_heartbeat_recent)(now=timezone.now()) is None:
             raise ServiceUnavailable("No worker heartbeat lately: is the worker with beat running?")
-
-    @staticmethod
-    def _last_seen():
-        return (
-            Heartbeat.objects.filter(name=WORKER_HEARTBEAT)
-            .values_list("seen_at", flat=True)
-            .first()
-        )
 
 
 def _writable(folder: Path) -> bool:

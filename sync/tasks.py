@@ -2,7 +2,7 @@
 
 import logging
 import smtplib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -19,6 +19,13 @@ from sync.models import CalendarConnection, Heartbeat
 
 WORKER_HEARTBEAT = "worker"
 log = logging.getLogger(__name__)
+
+
+def worker_heartbeat_recent(*, now) -> datetime | None:
+    """The last heartbeat if it is recent enough to show worker and beat alive, else None."""
+    seen = Heartbeat.objects.filter(name=WORKER_HEARTBEAT).values_list("seen_at", flat=True).first()
+    allowed = timedelta(seconds=3 * settings.HEARTBEAT_INTERVAL_SECONDS + 30)
+    return seen if seen is not None and now - seen <= allowed else None
 
 
 @shared_task(name="sync.tasks.heartbeat", ignore_result=True)

@@ -1,23 +1,14 @@
-from datetime import timedelta
-
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from sync.models import Heartbeat
-from sync.tasks import WORKER_HEARTBEAT
+from sync.tasks import worker_heartbeat_recent
 
 
 class Command(BaseCommand):
     help = "Exit 0 if beat scheduled and a worker ran the heartbeat lately (container check)."
 
     def handle(self, *args, **options):
-        seen = (
-            Heartbeat.objects.filter(name=WORKER_HEARTBEAT)
-            .values_list("seen_at", flat=True)
-            .first()
-        )
-        allowed = timedelta(seconds=3 * settings.HEARTBEAT_INTERVAL_SECONDS + 30)
-        if seen is None or timezone.now() - seen > allowed:
+        seen = worker_heartbeat_recent(now=timezone.now())
+        if seen is None:
             raise CommandError("No recent worker heartbeat.")
         self.stdout.write(f"heartbeat {seen.isoformat()}")
