@@ -241,19 +241,19 @@ def _settle_and_check(booked, cancelled, fake):
     from scheduler.models import Booking, Session
     from scheduler.selectors import overlapping_live_sessions
     from sync.google.push import event_id_for
-    from sync.models import SyncOutbox
+    from sync.models import OutboxItem
 
     connection.close()  # PostgreSQL restarted: start a fresh connection
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if not SyncOutbox.objects.filter(done_at__isnull=True).exists():
+        if not OutboxItem.objects.filter(done_at__isnull=True).exists():
             break
         time.sleep(1)
     stored = set(Booking.objects.values_list("pk", flat=True))
     lost = set(booked) - stored
     unknown = stored - set(booked)  # committed, but the answer never reached the client
     overlaps = overlapping_live_sessions()
-    pending = SyncOutbox.objects.filter(done_at__isnull=True).count()
+    pending = OutboxItem.objects.filter(done_at__isnull=True).count()
     live = Session.objects.filter(status="confirmed", booking__status="confirmed")
     events = {i for i, e in fake.events("primary").items() if e.get("status") != "cancelled"}
     wanted = {event_id_for(s) for s in live}

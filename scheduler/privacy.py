@@ -76,10 +76,12 @@ def client_data_erase(*, practitioner: Practitioner, email: str, now: datetime) 
     """Forget one client: cancel what is still to come, anonymise every booking, delete
     their questions."""
     bookings = Booking.objects.filter(practitioner=practitioner, client_email__iexact=email)
-    for booking in bookings.filter(status=Booking.Status.CONFIRMED):
-        if booking.sessions.filter(start__gt=now).exists():
-            booking_cancel(booking=booking, now=now)
+    # One transaction: all of it or none. The cancellation notices are written (to the
+    # client's real address, in the outbox) before the address is anonymised.
     with transaction.atomic():
+        for booking in bookings.filter(status=Booking.Status.CONFIRMED):
+            if booking.sessions.filter(start__gt=now).exists():
+                booking_cancel(booking=booking, now=now)
         erased = _anonymise(bookings, now)
         questions, _ = Question.objects.filter(
             practitioner=practitioner, email__iexact=email

@@ -6,39 +6,20 @@ plain-text and an HTML part; client messages about bookings carry an .ics invita
 same UID every time, SEQUENCE from the session).
 """
 
-import base64
-import hashlib
-import hmac
 from datetime import UTC, datetime, timedelta
 
 import icalendar
-from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from scheduler.models import Booking, Question, Session
+from sync import outbox
 
 INVITE_PRODID = "-//BSR scheduling service//Invitations 1.0//NL"
-
-
-def seal_manage_token(token: str) -> str:
-    """The manage token, sealed for the trip through the broker (never there in the clear)."""
-    return _fernet().encrypt(token.encode()).decode()
-
-
-def unseal_manage_token(sealed: str) -> str | None:
-    try:
-        return _fernet().decrypt(sealed.encode()).decode()
-    except InvalidToken:
-        return None
-
-
-def _fernet() -> Fernet:
-    key = hmac.new(settings.SECRET_KEY.encode(), b"manage-link-mail", hashlib.sha256).digest()
-    return Fernet(base64.urlsafe_b64encode(key))
 
 
 def manage_url(token: str) -> str:
@@ -91,8 +72,10 @@ def _sessions_for_display(booking: Booking):
     ]
 
 
-def _send(
+def _queue(
     *,
+    practitioner_id: int,
+    now: datetime,
     to: str,
     template: str,
     context: dict,
@@ -101,7 +84,9 @@ def _send(
     invite: bytes | None = None,
     method: str | None = None,
     reply_to: str | None = None,
-) -> None:
+    question: Question | None = None,
+):
+    """Render the message now (what is true at this change) and leave it in the outbox."""
     # Template date filters show the active zone: make it the practitioner's, as named.
     with translation.override(language), timezone.override(zone):
         subject = render_to_string(f"sync/email/{template}_subject.txt", context).strip()
@@ -119,7 +104,7 @@ def _send(
         # As a calendar part (clients show accept buttons) and as an attachment to open.
         message.attach_alternative(invite.decode(), f"text/calendar; method={method}")
         message.attach("invite.ics", invite, f"text/calendar; method={method}; charset=utf-8")
-    message.send()
+    return outbox.mail_enqueue(message, practitioner_id=practitioner_id, now=now, question=question)
 
 
 def _booking_context(booking: Booking, **extra) -> dict:
@@ -133,9 +118,11 @@ def _booking_context(booking: Booking, **extra) -> dict:
     }
 
 
-def booking_confirmation_send(booking: Booking, *, manage_token: str | None) -> None:
-    context = _booking_context(booking, manage_url=manage_token and manage_url(manage_token))
-    _send(
+def booking_confirmation_queue(booking: Booking, *, manage_token: str, now: datetime):
+    context = _booking_context(booking, manage_url=manage_url(manage_token))
+    return _queue(
+        practitioner_id=booking.practitioner_id,
+        now=now,
         to=booking.client_email,
         template="client_confirmed",
         context=context,
@@ -147,8 +134,10 @@ def booking_confirmation_send(booking: Booking, *, manage_token: str | None) -> 
     )
 
 
-def booking_rescheduled_send(booking: Booking) -> None:
-    _send(
+def booking_rescheduled_queue(booking: Booking, *, now: datetime):
+    return _queue(
+        practitioner_id=booking.practitioner_id,
+        now=now,
         to=booking.client_email,
         template="client_rescheduled",
         context=_booking_context(booking),
@@ -160,8 +149,10 @@ def booking_rescheduled_send(booking: Booking) -> None:
     )
 
 
-def booking_cancelled_send(booking: Booking, *, message: str = "") -> None:
-    _send(
+def booking_cancelled_queue(booking: Booking, *, now: datetime, message: str = ""):
+    return _queue(
+        practitioner_id=booking.practitioner_id,
+        now=now,
         to=booking.client_email,
         template="client_cancelled",
         context=_booking_context(booking, message=message),
@@ -173,11 +164,13 @@ def booking_cancelled_send(booking: Booking, *, message: str = "") -> None:
     )
 
 
-def practitioner_notice_send(booking: Booking, *, event: str) -> None:
+def practitioner_notice_queue(booking: Booking, *, event: str, now: datetime):
     """Tell the practitioner: event is "created", "cancelled" or "rescheduled"."""
     if not booking.practitioner.email:
-        return
-    _send(
+        return None
+    return _queue(
+        practitioner_id=booking.practitioner_id,
+        now=now,
         to=booking.practitioner.email,
         template="practitioner_booking",
         context=_booking_context(booking, event=event),
@@ -187,17 +180,19 @@ def practitioner_notice_send(booking: Booking, *, event: str) -> None:
     )
 
 
-def question_send(question: Question, *, now: datetime) -> None:
-    to = question.practitioner.email or settings.DEFAULT_FROM_EMAIL
-    _send(
-        to=to,
+def question_queue(question: Question, *, now: datetime):
+    """The question to the practitioner; `emailed_at` is set when it has gone out."""
+    return _queue(
+        practitioner_id=question.practitioner_id,
+        now=now,
+        to=question.practitioner.email or settings.DEFAULT_FROM_EMAIL,
         template="practitioner_question",
         context={"question": question},
         language=settings.LANGUAGE_CODE,
         zone=question.practitioner.timezone,
         reply_to=question.email,
+        question=question,
     )
-    Question.objects.filter(pk=question.pk).update(emailed_at=now)
 
 
 def reminders_due(*, now: datetime):
@@ -214,28 +209,40 @@ def reminders_due(*, now: datetime):
     )
 
 
-def reminder_send(session: Session, *, now: datetime) -> None:
-    booking = session.booking
-    zone = booking.practitioner.zone
-    context = _booking_context(
-        booking,
-        session={"start": session.start.astimezone(zone), "end": session.end.astimezone(zone)},
-    )
-    _send(
-        to=booking.client_email,
-        template="client_reminder",
-        context=context,
-        language=booking.language,
-        zone=booking.practitioner.timezone,
-        reply_to=booking.practitioner.email or None,
-    )
-    Session.objects.filter(pk=session.pk).update(reminder_sent_at=now)
+def reminder_queue(session: Session, *, now: datetime) -> bool:
+    """Queue the reminder and mark the session in one transaction: once, whatever fails.
+    False when another worker got there first."""
+    with transaction.atomic():
+        marked = Session.objects.filter(
+            pk=session.pk, reminder_sent_at__isnull=True, status=Session.Status.CONFIRMED
+        ).update(reminder_sent_at=now)
+        if not marked:
+            return False
+        booking = session.booking
+        zone = booking.practitioner.zone
+        context = _booking_context(
+            booking,
+            session={"start": session.start.astimezone(zone), "end": session.end.astimezone(zone)},
+        )
+        _queue(
+            practitioner_id=booking.practitioner_id,
+            now=now,
+            to=booking.client_email,
+            template="client_reminder",
+            context=context,
+            language=booking.language,
+            zone=booking.practitioner.timezone,
+            reply_to=booking.practitioner.email or None,
+        )
+    return True
 
 
-def reconnect_needed_send(connection) -> None:
-    """Tell the practitioner once that Google needs them to connect again."""
+def reconnect_needed_queue(connection, *, now: datetime):
+    """Tell the practitioner that a calendar link needs them to connect again."""
     practitioner = connection.practitioner
-    _send(
+    return _queue(
+        practitioner_id=practitioner.pk,
+        now=now,
         to=practitioner.email or settings.DEFAULT_FROM_EMAIL,
         template="practitioner_reconnect",
         context={"connection": connection, "practitioner": practitioner},

@@ -1,8 +1,9 @@
 import secrets
 
+from django.conf import settings
 from django.db import models
 
-from scheduler.models import Practitioner, Session
+from scheduler.models import Practitioner, Question, Session
 
 
 class Heartbeat(models.Model):
@@ -46,6 +47,8 @@ class OAuthState(models.Model):
 
     state = models.CharField(max_length=128, unique=True)
     practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE)
+    # Who started it: only they can finish it at the callback.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True)
     code_verifier = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -94,6 +97,8 @@ class CalendarConnection(models.Model):
     push_calendar_id = models.CharField(max_length=1024, blank=True, default="primary")
     busy_calendar_ids = models.JSONField(default=list, blank=True)
     available_calendars = models.JSONField(default=list, blank=True)
+    # The Google account (its primary calendar's id) the tokens belong to.
+    google_account = models.CharField(max_length=320, blank=True)
     # Set when the practitioner was told the connection needs them; cleared on reconnect.
     alerted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -160,20 +165,46 @@ class GoogleEvent(models.Model):
         return self.event_id
 
 
-class SyncOutbox(models.Model):
-    """Work to send to Google, written in the same transaction as the booking change.
+class OutboxItem(models.Model):
+    """One side effect (an e-mail, a calendar push), written in the same transaction as the
+    change that causes it and delivered after commit.
 
-    A task drains it after commit and beat sweeps whatever is left, so a crash anywhere
-    neither loses nor duplicates an event (event ids come from the session).
+    A task delivers it as soon as the transaction commits and beat sweeps whatever is left,
+    so a broker outage only delays and a crash anywhere neither loses nor doubles anything:
+    calendar events have ids derived from the session, and an e-mail keeps one Message-ID
+    over every attempt (see sync/outbox.py).
     """
 
-    connection = models.ForeignKey(
-        CalendarConnection, on_delete=models.CASCADE, related_name="outbox"
+    class Kind(models.TextChoices):
+        MAIL = "mail"
+        GOOGLE = "google"
+        GOOGLE_REVOKE = "google_revoke"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GOOGLE)
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.CASCADE, related_name="outbox", null=True
     )
-    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="outbox")
+    # Calendar pushes: which connection, which session.
+    connection = models.ForeignKey(
+        CalendarConnection, on_delete=models.CASCADE, related_name="outbox", null=True, blank=True
+    )
+    session = models.ForeignKey(
+        Session, on_delete=models.CASCADE, related_name="outbox", null=True, blank=True
+    )
+    # E-mail: the whole message, encrypted at rest (it holds personal data and manage links);
+    # a revocation: the encrypted token. Blanked once delivered.
+    message = models.TextField(blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    # A question's e-mail marks the question as sent when it has gone out.
+    question = models.ForeignKey(
+        Question, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
+    )
     created_at = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
+    # Set just before handing an e-mail to the mail server: an attempt that started but never
+    # finished shows here (the retry sends the same Message-ID).
+    sending_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
 
@@ -181,4 +212,4 @@ class SyncOutbox(models.Model):
         indexes = [models.Index(fields=["done_at", "next_attempt_at"], name="outbox_due")]
 
     def __str__(self) -> str:
-        return f"outbox {self.pk} session {self.session_id}"
+        return f"outbox {self.pk} {self.kind}"

@@ -1,8 +1,10 @@
-"""Booking events become background work once their transaction has committed."""
+"""Booking events become outbox items inside the booking's own transaction.
 
-from functools import partial
+E-mails are rendered now and calendar pushes queued now, so what leaves the service is
+exactly what was committed (a rolled-back booking leaves nothing) and a broker outage at
+commit only delays delivery (sync/outbox.py).
+"""
 
-from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -13,44 +15,39 @@ from scheduler.signals import (
     booking_rescheduled,
     question_received,
 )
-from sync import tasks
-from sync.google.service import outbox_enqueue
-from sync.mail import seal_manage_token
-
-
-def _to_google(booking) -> None:
-    """Outbox rows commit with the booking change; a drain task follows the commit."""
-    for connection_id in outbox_enqueue(booking=booking, now=timezone.now()):
-        transaction.on_commit(partial(tasks.outbox_drain.delay, connection_id))
+from sync import mail, outbox
 
 
 @receiver(booking_created)
 def _on_booking_created(sender, booking, manage_token, **kwargs):
-    sealed = seal_manage_token(manage_token)
-    _to_google(booking)
-    transaction.on_commit(partial(tasks.booking_mail.delay, booking.pk, "created", sealed))
+    now = timezone.now()
+    outbox.pushes_enqueue(booking=booking, now=now)
+    mail.booking_confirmation_queue(booking, manage_token=manage_token, now=now)
+    mail.practitioner_notice_queue(booking, event="created", now=now)
 
 
 @receiver(booking_cancelled)
 def _on_booking_cancelled(sender, booking, message="", **kwargs):
-    _to_google(booking)
-    transaction.on_commit(
-        partial(tasks.booking_mail.delay, booking.pk, "cancelled", message=message)
-    )
+    now = timezone.now()
+    outbox.pushes_enqueue(booking=booking, now=now)
+    mail.booking_cancelled_queue(booking, message=message, now=now)
+    mail.practitioner_notice_queue(booking, event="cancelled", now=now)
 
 
 @receiver(booking_rescheduled)
 def _on_booking_rescheduled(sender, booking, **kwargs):
-    _to_google(booking)
-    transaction.on_commit(partial(tasks.booking_mail.delay, booking.pk, "rescheduled"))
+    now = timezone.now()
+    outbox.pushes_enqueue(booking=booking, now=now)
+    mail.booking_rescheduled_queue(booking, now=now)
+    mail.practitioner_notice_queue(booking, event="rescheduled", now=now)
 
 
 @receiver(question_received)
 def _on_question_received(sender, question, **kwargs):
-    transaction.on_commit(partial(tasks.question_mail.delay, question.pk))
+    mail.question_queue(question, now=timezone.now())
 
 
 @receiver(booking_anonymised)
 def _on_booking_anonymised(sender, booking, **kwargs):
-    # Our Google events carry the client's details in their description: rewrite them.
-    _to_google(booking)
+    # Our calendar events carry the client's details in their description: rewrite them.
+    outbox.pushes_enqueue(booking=booking, now=timezone.now())

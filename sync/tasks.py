@@ -1,23 +1,37 @@
 """Celery tasks: thin wrappers that take ids, call services and retry."""
 
 import logging
-import smtplib
 from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from scheduler.models import Booking, Question
 from scheduler.privacy import client_data_anonymise_expired
-from sync import mail
+from sync import mail, outbox
 from sync.calendars import ics_connection_sync, ics_connections_due
 from sync.google import service as google
-from sync.mail import unseal_manage_token
 from sync.models import CalendarConnection, Heartbeat
 
 WORKER_HEARTBEAT = "worker"
+
+
+def after_commit(task, *args, **kwargs) -> None:
+    """Ask a worker for `task` once the transaction commits. Never fails the caller: when
+    the broker cannot be reached the work waits for beat's schedule (every task asked for
+    this way is also run by beat, or is a "do it sooner" only)."""
+
+    def send():
+        try:
+            task.apply_async(args=args, kwargs=kwargs, retry=False)
+        except Exception:  # any broker trouble only delays
+            log.warning("broker unreachable: %s waits for its schedule", task.name)
+
+    transaction.on_commit(send)
+
+
 log = logging.getLogger(__name__)
 
 
@@ -48,80 +62,23 @@ def ics_sync(connection_id: int, force: bool = False) -> None:
         ics_connection_sync(connection=connection, now=timezone.now(), force=force)
 
 
-MAIL_RETRY = {
-    "autoretry_for": (OSError, smtplib.SMTPException),
-    "retry_backoff": 30,
-    "retry_backoff_max": 3600,
-    "retry_jitter": True,
-    "max_retries": 12,
-}
-
-
-@shared_task(name="sync.tasks.booking_mail", ignore_result=True, **MAIL_RETRY)
-def booking_mail(
-    booking_id: int, event: str, sealed_token: str | None = None, message: str = ""
-) -> None:
-    """E-mail the client (with the invitation) and the practitioner about one booking event."""
-    booking = (
-        Booking.objects.select_related("practitioner", "appointment_type")
-        .filter(pk=booking_id)
-        .first()
-    )
-    if booking is None:
-        return
-    if event == "created":
-        token = unseal_manage_token(sealed_token) if sealed_token else None
-        mail.booking_confirmation_send(booking, manage_token=token)
-    elif event == "cancelled":
-        mail.booking_cancelled_send(booking, message=message)
-    else:
-        mail.booking_rescheduled_send(booking)
-    # Its own task: a retry of either message must not send the other one twice.
-    practitioner_mail.delay(booking_id, event)
-
-
-@shared_task(name="sync.tasks.practitioner_mail", ignore_result=True, **MAIL_RETRY)
-def practitioner_mail(booking_id: int, event: str) -> None:
-    booking = (
-        Booking.objects.select_related("practitioner", "appointment_type")
-        .filter(pk=booking_id)
-        .first()
-    )
-    if booking is not None:
-        mail.practitioner_notice_send(booking, event=event)
-
-
-@shared_task(name="sync.tasks.question_mail", ignore_result=True, **MAIL_RETRY)
-def question_mail(question_id: int) -> None:
-    question = Question.objects.select_related("practitioner").filter(pk=question_id).first()
-    if question is not None and question.emailed_at is None:
-        mail.question_send(question, now=timezone.now())
+@shared_task(name="sync.tasks.outbox_deliver", ignore_result=True)
+def outbox_deliver(ids: list[int]) -> None:
+    """Asked for right after a change commits: deliver its outbox items now."""
+    outbox.deliver_due(now=timezone.now(), ids=ids)
 
 
 @shared_task(name="sync.tasks.reminders_send", ignore_result=True)
 def reminders_send() -> None:
     """Run by beat: a reminder the day before each appointment, once."""
     for session in mail.reminders_due(now=timezone.now()):
-        try:
-            mail.reminder_send(session, now=timezone.now())
-        except (OSError, smtplib.SMTPException):
-            # This one is tried again next hour; the others still go out now.
-            log.warning("reminder for session %s failed", session.pk, exc_info=True)
-
-
-@shared_task(name="sync.tasks.questions_resend", ignore_result=True)
-def questions_resend() -> None:
-    """Run by beat: questions whose e-mail never went out get another try."""
-    for question_id in Question.objects.filter(emailed_at__isnull=True).values_list(
-        "pk", flat=True
-    ):
-        question_mail.delay(question_id)
+        mail.reminder_queue(session, now=timezone.now())
 
 
 @shared_task(name="sync.tasks.outbox_drain", ignore_result=True)
 def outbox_drain(connection_id: int | None = None) -> None:
-    """After a booking change (and every minute from beat): deliver due outbox items."""
-    google.outbox_drain(now=timezone.now(), connection_id=connection_id)
+    """Every minute from beat (and on "sync now"): deliver every due outbox item."""
+    outbox.deliver_due(now=timezone.now(), connection_id=connection_id)
 
 
 @shared_task(name="sync.tasks.google_pull", ignore_result=True)
@@ -160,11 +117,6 @@ def google_setup(connection_id: int) -> None:
     connection = CalendarConnection.objects.filter(pk=connection_id).first()
     if connection is not None:
         google.google_connection_setup(connection=connection, now=timezone.now())
-
-
-@shared_task(name="sync.tasks.google_revoke", ignore_result=True, **MAIL_RETRY)
-def google_revoke(encrypted_token: str) -> None:
-    google.google_token_revoke(encrypted_token)
 
 
 @shared_task(name="sync.tasks.privacy_retention", ignore_result=True)

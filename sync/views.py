@@ -1,9 +1,8 @@
 """Endpoints outside the API: secret feed URLs, and Google's OAuth return and push hook."""
 
 import hmac
-from functools import partial
 
-from django.db import transaction
+from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -49,7 +48,12 @@ def feed(request, token: str, kind: str):
 
 @require_safe
 def google_callback(request):
-    """Where Google sends the practitioner back after they allowed access."""
+    """Where Google sends the practitioner back after they allowed access.
+
+    Only the logged-in user who started the connection can finish it: a practitioner who
+    started it with an API token logs in first and comes back here."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), login_url=reverse("admin:login"))
     code, state = request.GET.get("code", ""), request.GET.get("state", "")
     if request.GET.get("error") or not code or not state:
         return HttpResponse(
@@ -61,12 +65,13 @@ def google_callback(request):
         connection = google_connect_finish(
             state=state[:128],
             code=code[:2048],
+            user=request.user,
             redirect_uri=request.build_absolute_uri(reverse("google-callback")),
             now=timezone.now(),
         )
     except OAuthFailed as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    transaction.on_commit(partial(tasks.google_setup.delay, connection.pk))
+    tasks.after_commit(tasks.google_setup, connection.pk)
     return redirect(reverse("admin:index") + "?google=connected")
 
 
@@ -80,5 +85,5 @@ def google_webhook(request):
     if sync is None or not hmac.compare_digest(sync.channel_token, token):
         return HttpResponse(status=404)
     if request.headers.get("X-Goog-Resource-State") != "sync":  # "sync" only opens a channel
-        tasks.google_pull.delay(sync.connection_id)
+        tasks.after_commit(tasks.google_pull, sync.connection_id)
     return HttpResponse(status=200)

@@ -1,8 +1,6 @@
-from functools import partial
-
 from django.conf import settings
-from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
@@ -19,7 +17,7 @@ from sync.calendars import (
 from sync.google.service import google_connect_start, google_connection_disconnect
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection
-from sync.tasks import google_pull, google_revoke, ics_sync
+from sync.tasks import after_commit, google_pull, ics_sync
 
 
 class AvailableCalendarSerializer(serializers.Serializer):
@@ -76,7 +74,7 @@ class GoogleConnectSerializer(serializers.Serializer):
 
 
 def _sync_soon(connection: CalendarConnection) -> None:
-    transaction.on_commit(lambda: ics_sync.delay(connection.pk, force=True))
+    after_commit(ics_sync, connection.pk, force=True)
 
 
 class CalendarListApi(APIView):
@@ -146,15 +144,14 @@ class CalendarDetailApi(APIView):
         if is_ics:
             _sync_soon(connection)
         else:
-            transaction.on_commit(partial(google_pull.delay, connection.pk))
+            after_commit(google_pull, connection.pk)
         return Response(CalendarConnectionSerializer(connection).data)
 
     @extend_schema(responses={204: None}, tags=["calendars"])
     def delete(self, request, pk):
         connection = self._get(request, pk)
         if connection.kind == CalendarConnection.Kind.GOOGLE:
-            token = google_connection_disconnect(connection=connection)
-            transaction.on_commit(partial(google_revoke.delay, token))
+            google_connection_disconnect(connection=connection, now=timezone.now())
         else:
             calendar_connection_delete(connection=connection)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -173,6 +170,7 @@ class GoogleConnectApi(APIView):
             )
         url = google_connect_start(
             practitioner=request.user.practitioner,
+            user=request.user,
             redirect_uri=request.build_absolute_uri(reverse("google-callback")),
         )
         return Response({"authorization_url": url})

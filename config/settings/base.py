@@ -135,8 +135,13 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 if env("EMAIL_URL", default=""):
     vars().update(env.email_url("EMAIL_URL"))
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    # One file per Message-ID (development only: files are not mail, see README).
+    EMAIL_BACKEND = "sync.mailfiles.EmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+# How long a worker holds an outbox item it is delivering before another may try it
+# (a worker killed mid-delivery delays that item by at most this).
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="praktijk@localhost")
 # Where links in e-mails point (manage links are sent by workers, outside any request).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
@@ -156,6 +161,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir),
         "control_folder": str(_control_dir),
     }
+else:
+    # A request that asks a worker for something must not hang on an unreachable broker
+    # (the outbox sweep delivers later anyway).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -171,8 +180,8 @@ CELERY_BEAT_SCHEDULE = {
     "ics-sync-due": {"task": "sync.tasks.ics_sync_due", "schedule": 60},
     # Reminders go out 12 to 36 hours ahead, so an hourly run reaches everyone once.
     "reminders": {"task": "sync.tasks.reminders_send", "schedule": 3600},
-    "questions-resend": {"task": "sync.tasks.questions_resend", "schedule": 900},
-    # Google: sweep the outbox, poll as the fallback to push, renew watch channels.
+    # Sweep the outbox (e-mail and calendar pushes); Google: poll as the fallback to push,
+    # renew watch channels.
     "outbox-drain": {"task": "sync.tasks.outbox_drain", "schedule": 60},
     "google-pull-due": {"task": "sync.tasks.google_pull_due", "schedule": 60},
     "google-channels-renew": {"task": "sync.tasks.google_channels_renew", "schedule": 3600},

@@ -31,6 +31,15 @@ class ReconnectNeeded(Exception):
     """Google refused the refresh token (invalid_grant): only the practitioner can fix it."""
 
 
+def refused_grant(error: BaseException) -> bool:
+    """Google refused the grant itself (revoked, expired, password change): only the
+    practitioner can fix it. This surfaces as a RefreshError wherever a refresh happens:
+    up front, or inside a call after the API answered 401 to a still-unexpired token."""
+    return isinstance(error, ReconnectNeeded) or (
+        isinstance(error, google.auth.exceptions.RefreshError) and "invalid_grant" in str(error)
+    )
+
+
 def credentials(connection: CalendarConnection) -> Credentials:
     creds = Credentials(
         token=decrypt_token(connection.google_access_token) or None,
@@ -52,7 +61,7 @@ def calendar_service(connection: CalendarConnection):
         try:
             creds.refresh(Request())
         except google.auth.exceptions.RefreshError as exc:
-            if "invalid_grant" in str(exc):
+            if refused_grant(exc):
                 raise ReconnectNeeded(str(exc)) from exc
             raise
         _store_access_token(connection, creds)
@@ -98,4 +107,11 @@ def reason_of(error: HttpError) -> str:
         return ""
 
 
-__all__ = ["NUM_RETRIES", "HttpError", "ReconnectNeeded", "calendar_service", "revoke"]
+__all__ = [
+    "NUM_RETRIES",
+    "HttpError",
+    "ReconnectNeeded",
+    "calendar_service",
+    "refused_grant",
+    "revoke",
+]

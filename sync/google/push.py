@@ -72,6 +72,8 @@ def session_push(*, connection: CalendarConnection, session: Session, service) -
     events = service.events()
     event_id = event_id_for(session)
     if not live:
+        if link is not None and not link.deleted:
+            _scrub(events, calendar_id, event_id, session)
         try:
             events.delete(calendarId=calendar_id, eventId=event_id).execute(num_retries=NUM_RETRIES)
         except HttpError as error:
@@ -98,6 +100,23 @@ def session_push(*, connection: CalendarConnection, session: Session, service) -
     else:
         etag = link.etag
     return _update(connection, session, events, calendar_id, event_id, body, etag)
+
+
+def _scrub(events, calendar_id, event_id, session) -> None:
+    """Blank the client's details before deleting: Google keeps deleted events in the
+    calendar's trash (and shows them to "restore"), description included."""
+    body = {
+        "summary": f"{session.booking.appointment_type.name} (BSR)",
+        "description": "",
+        "location": "",
+    }
+    try:
+        events.patch(calendarId=calendar_id, eventId=event_id, body=body).execute(
+            num_retries=NUM_RETRIES
+        )
+    except HttpError as error:
+        if status_of(error) not in (404, 410):
+            raise
 
 
 def _update(connection, session, events, calendar_id, event_id, body, etag) -> PushResult:

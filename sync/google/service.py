@@ -8,39 +8,43 @@ mails the practitioner once and stops all retries until they reconnect.
 import contextlib
 import logging
 import os
-import random
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from google.auth.exceptions import GoogleAuthError
 from google_auth_oauthlib.flow import Flow
 from httplib2 import HttpLib2Error
 
 from scheduler.models import Booking, BusyBlock, Practitioner
 from scheduler.practice import schedule_changed
-from sync import mail
+from sync import mail, outbox
 from sync.google.client import (
     SCOPES,
     HttpError,
     ReconnectNeeded,
     calendar_service,
     reason_of,
+    refused_grant,
     status_of,
 )
 from sync.google.pull import calendar_pull
 from sync.google.push import session_push
 from sync.google.tokens import decrypt_token, encrypt_token
-from sync.models import CalendarConnection, GoogleCalendarSync, OAuthState, SyncOutbox
+from sync.models import (
+    CalendarConnection,
+    GoogleCalendarSync,
+    GoogleEvent,
+    OAuthState,
+    OutboxItem,
+)
 
 log = logging.getLogger(__name__)
 
 OAUTH_STATE_TTL = timedelta(hours=1)
-OUTBOX_LEASE = timedelta(minutes=5)
-OUTBOX_MAX_BACKOFF = timedelta(hours=6)
 CHANNEL_TTL = timedelta(days=7)
 CHANNEL_RENEW_BEFORE = timedelta(days=1)
 RETRYABLE = {429, 500, 502, 503, 504}
@@ -68,15 +72,16 @@ def _flow(redirect_uri: str, state: str | None = None) -> Flow:
     return Flow.from_client_config(config, scopes=SCOPES, redirect_uri=redirect_uri, state=state)
 
 
-def google_connect_start(*, practitioner: Practitioner, redirect_uri: str) -> str:
-    """The URL to send the practitioner to; state and PKCE verifier are kept for the callback."""
+def google_connect_start(*, practitioner: Practitioner, user, redirect_uri: str) -> str:
+    """The URL to send the practitioner to; state, PKCE verifier and the user who asked are
+    kept for the callback, which only that same logged-in user can complete."""
     flow = _flow(redirect_uri)
     flow.autogenerate_code_verifier = True
     url, state = flow.authorization_url(
         access_type="offline", prompt="consent", include_granted_scopes="true"
     )
     OAuthState.objects.create(
-        state=state, practitioner=practitioner, code_verifier=flow.code_verifier
+        state=state, practitioner=practitioner, user=user, code_verifier=flow.code_verifier
     )
     return url
 
@@ -85,9 +90,14 @@ class OAuthFailed(Exception):
     pass
 
 
-def google_connect_finish(*, state: str, code: str, redirect_uri: str, now: datetime):
-    """Exchange the code (with the kept PKCE verifier) and store the encrypted tokens."""
-    saved = OAuthState.objects.filter(state=state, created_at__gte=now - OAUTH_STATE_TTL).first()
+def google_connect_finish(*, state: str, code: str, user, redirect_uri: str, now: datetime):
+    """Exchange the code (with the kept PKCE verifier) and store the encrypted tokens.
+
+    Only the user who started it may finish it: otherwise whoever completed a forwarded
+    authorisation link would attach their own Google account to the practice."""
+    saved = OAuthState.objects.filter(
+        state=state, user_id=user.pk, created_at__gte=now - OAUTH_STATE_TTL
+    ).first()
     if saved is None:
         raise OAuthFailed("This authorisation link has expired; please connect again.")
     flow = _flow(redirect_uri, state=state)
@@ -112,34 +122,72 @@ def google_connect_finish(*, state: str, code: str, redirect_uri: str, now: date
                 "alerted_at": None,
             },
         )
+        # Whatever waited while the link was broken goes out on the next sync.
+        outbox.connection_retry_now(connection_id=connection.pk, now=now)
     return connection
 
 
 def google_connection_setup(*, connection: CalendarConnection, now: datetime) -> None:
-    """After connecting: list calendars, default to primary both ways, pull and watch."""
+    """After connecting: list calendars, default to primary both ways, deliver what
+    waited, pull and watch. Connected to another Google account than before: the old
+    account's mirror and event links are dropped and every live session is pushed anew."""
     service = _service_or_alert(connection, now)
     if service is None:
         return
-    items = service.calendarList().list().execute(num_retries=3).get("items", [])
+    try:
+        items = service.calendarList().list().execute(num_retries=3).get("items", [])
+    except HttpError as error:
+        _record_error(connection, f"Reading Google Calendar failed ({status_of(error)}).")
+        return
+    except TRANSIENT as error:
+        _trouble(connection, error, now, "Reading Google Calendar failed")
+        return
+    account = next((c["id"] for c in items if c.get("primary")), "")
+    if connection.google_account and account and account != connection.google_account:
+        _account_changed(connection, now)
+    connection.google_account = account or connection.google_account
     connection.available_calendars = [
         {"id": c["id"], "summary": c.get("summary", ""), "primary": bool(c.get("primary"))}
         for c in items
     ]
     if not connection.busy_calendar_ids:
         connection.busy_calendar_ids = ["primary"]
-    connection.save(update_fields=["available_calendars", "busy_calendar_ids"])
+    connection.save(update_fields=["google_account", "available_calendars", "busy_calendar_ids"])
+    outbox.deliver_due(now=now, connection_id=connection.pk)
     google_connection_pull(connection=connection, now=now, service=service)
     channels_renew(connection=connection, now=now, service=service)
 
 
-def google_connection_disconnect(*, connection: CalendarConnection) -> str:
-    """Remove the mirror and the connection; returns the (encrypted) token to revoke."""
-    token = connection.google_refresh_token
+def _account_changed(connection: CalendarConnection, now: datetime) -> None:
     with transaction.atomic():
         BusyBlock.objects.filter(source__startswith=f"google:{connection.pk}:").delete()
+        connection.google_calendars.all().delete()
+        GoogleEvent.objects.filter(connection=connection).delete()
+        connection.busy_calendar_ids = ["primary"]
+        connection.push_calendar_id = "primary"
+        connection.save(update_fields=["busy_calendar_ids", "push_calendar_id"])
+        live = Booking.objects.filter(
+            practitioner_id=connection.practitioner_id,
+            status=Booking.Status.CONFIRMED,
+            sessions__end__gt=now,
+        ).distinct()
+        for booking in live:
+            outbox.pushes_enqueue(booking=booking, now=now)
+        schedule_changed(connection.practitioner_id)
+
+
+def google_connection_disconnect(*, connection: CalendarConnection, now: datetime) -> None:
+    """Remove the mirror and the connection; asking Google to forget the grant leaves
+    through the outbox in the same transaction, so it happens even if the broker is down."""
+    with transaction.atomic():
+        BusyBlock.objects.filter(source__startswith=f"google:{connection.pk}:").delete()
+        outbox.revoke_enqueue(
+            practitioner_id=connection.practitioner_id,
+            sealed_token=connection.google_refresh_token,
+            now=now,
+        )
         connection.delete()
         schedule_changed(connection.practitioner_id)
-    return token
 
 
 def google_token_revoke(encrypted_token: str) -> None:
@@ -150,55 +198,22 @@ def google_token_revoke(encrypted_token: str) -> None:
         revoke(token)
 
 
-# --- push ------------------------------------------------------------------------------
+# --- push (outbox items of kind "google") ---------------------------------------------------
 
 
-def outbox_enqueue(*, booking: Booking, now: datetime) -> list[int]:
-    """Inside the booking's transaction: one outbox row per session and Google connection."""
-    connections = list(
-        CalendarConnection.objects.filter(
-            practitioner_id=booking.practitioner_id, kind=CalendarConnection.Kind.GOOGLE
-        ).values_list("pk", flat=True)
-    )
-    rows = [
-        SyncOutbox(connection_id=c, session=s, created_at=now, next_attempt_at=now)
-        for c in connections
-        for s in booking.sessions.all()
-    ]
-    SyncOutbox.objects.bulk_create(rows)
-    return connections
-
-
-def outbox_drain(*, now: datetime, connection_id: int | None = None, limit: int = 200) -> int:
-    """Deliver due outbox items; returns how many were delivered."""
-    due = SyncOutbox.objects.filter(done_at__isnull=True, next_attempt_at__lte=now).exclude(
-        connection__status=CalendarConnection.Status.RECONNECT_NEEDED
-    )
-    if connection_id is not None:
-        due = due.filter(connection_id=connection_id)
-    delivered, services = 0, {}
-    for item in due.select_related("connection").order_by("created_at", "pk")[:limit]:
-        claimed = SyncOutbox.objects.filter(
-            pk=item.pk, done_at__isnull=True, next_attempt_at__lte=now
-        ).update(next_attempt_at=now + OUTBOX_LEASE, attempts=F("attempts") + 1)
-        if not claimed:
-            continue  # another worker has it
-        connection = item.connection
-        if connection.pk not in services:
-            services[connection.pk] = _service_or_alert(connection, now)
-        service = services[connection.pk]
-        if service is None:
-            continue
-        delivered += _deliver(item, connection, service, now)
-    return delivered
-
-
-def _deliver(item: SyncOutbox, connection: CalendarConnection, service, now: datetime) -> int:
+def push_item_deliver(item: OutboxItem, *, now: datetime, services: dict) -> int:
+    """Deliver one claimed outbox item: make Google match its session. 1 when done."""
+    connection = item.connection
+    if connection.pk not in services:
+        services[connection.pk] = _service_or_alert(connection, now)
+    service = services[connection.pk]
+    if service is None:
+        return 0
     session = item.session
     # The rows this push answers for: those pending now. A change committed after the
     # session is read below leaves its own row pending for the next drain.
     pending = list(
-        SyncOutbox.objects.filter(
+        OutboxItem.objects.filter(
             connection=connection, session=session, done_at__isnull=True
         ).values_list("pk", flat=True)
     )
@@ -208,31 +223,25 @@ def _deliver(item: SyncOutbox, connection: CalendarConnection, service, now: dat
     except HttpError as error:
         status, reason = status_of(error), reason_of(error)
         if status in RETRYABLE or (status == 403 and reason in RATE_LIMIT_REASONS):
-            _retry_later(item, f"Google answered {status} {reason}".strip(), now)
+            outbox.retry_later(item, f"Google answered {status} {reason}".strip(), now)
         else:
             message = f"Google refused the change ({status} {reason}): {error}"[:2000]
-            _retry_later(item, message, now, at_least=timedelta(hours=1))
+            outbox.retry_later(item, message, now, at_least=timedelta(hours=1))
             _record_error(connection, message)
         return 0
     except (*TRANSIENT, RuntimeError) as error:  # dropped connections, timeouts, auth trouble
-        _retry_later(item, f"{type(error).__name__}: {error}"[:2000], now)
+        if refused_grant(error):
+            services[connection.pk] = None  # no more calls for this connection
+            reconnect_needed(connection=connection, message=str(error), now=now)
+            return 0
+        outbox.retry_later(item, f"{type(error).__name__}: {error}"[:2000], now)
         _record_error(connection, f"Sending to Google failed: {type(error).__name__}.")
         return 0
-    SyncOutbox.objects.filter(pk__in=pending, done_at__isnull=True).update(
-        done_at=now, last_error=""
-    )
+    outbox.done(*pending, now=now)
     CalendarConnection.objects.filter(pk=connection.pk).update(
         status=CalendarConnection.Status.OK, last_success_at=now, last_error=""
     )
     return 1
-
-
-def _retry_later(item, message, now, at_least=timedelta(0)) -> None:
-    backoff = min(timedelta(seconds=30 * 2 ** min(item.attempts, 12)), OUTBOX_MAX_BACKOFF)
-    jitter = timedelta(seconds=random.uniform(0, backoff.total_seconds() / 4))  # noqa: S311
-    SyncOutbox.objects.filter(pk=item.pk).update(
-        next_attempt_at=now + max(backoff + jitter, at_least), last_error=message
-    )
 
 
 # --- pull and watch ---------------------------------------------------------------------
@@ -258,7 +267,7 @@ def google_connection_pull(*, connection: CalendarConnection, now: datetime, ser
         _record_error(connection, f"Reading Google Calendar failed ({status_of(error)}).")
         return
     except TRANSIENT as error:
-        _record_error(connection, f"Reading Google Calendar failed: {type(error).__name__}.")
+        _trouble(connection, error, now, "Reading Google Calendar failed")
         return
     CalendarConnection.objects.filter(pk=connection.pk).update(
         status=CalendarConnection.Status.OK, last_success_at=now, last_error=""
@@ -302,6 +311,9 @@ def channels_renew(*, connection: CalendarConnection, now: datetime, service=Non
         except HttpError as error:
             log.warning("watch failed for %s: %s (polling continues)", sync, status_of(error))
             continue
+        except TRANSIENT as error:
+            _trouble(connection, error, now, "Watching Google Calendar failed")
+            return
         sync.channel_id, sync.channel_token = channel_id, token
         sync.channel_resource_id = channel.get("resourceId", "")
         sync.channel_expires_at = datetime.fromtimestamp(
@@ -328,18 +340,28 @@ def _service_or_alert(connection: CalendarConnection, now: datetime):
 
 
 def reconnect_needed(*, connection: CalendarConnection, message: str, now: datetime) -> None:
-    alert = not CalendarConnection.objects.filter(
-        pk=connection.pk, alerted_at__isnull=False
-    ).exists()
-    CalendarConnection.objects.filter(pk=connection.pk).update(
-        status=CalendarConnection.Status.RECONNECT_NEEDED,
-        last_error="Google no longer accepts this connection; please connect again. "
-        + message[:500],
-        alerted_at=now,
-    )
-    connection.refresh_from_db()
-    if alert:
-        mail.reconnect_needed_send(connection)
+    """The practitioner must connect again: say so on the connection, e-mail them once."""
+    with transaction.atomic():
+        CalendarConnection.objects.filter(pk=connection.pk).update(
+            status=CalendarConnection.Status.RECONNECT_NEEDED,
+            last_error="Google no longer accepts this connection; please connect again. "
+            + message[:500],
+        )
+        first = CalendarConnection.objects.filter(pk=connection.pk, alerted_at__isnull=True).update(
+            alerted_at=now
+        )
+        connection.refresh_from_db()
+        if first:
+            mail.reconnect_needed_queue(connection, now=now)
+
+
+def _trouble(connection: CalendarConnection, error: BaseException, now: datetime, what: str):
+    """Network or auth trouble from a call: a refused grant needs the practitioner; anything
+    else is shown and tried again next round."""
+    if refused_grant(error):
+        reconnect_needed(connection=connection, message=str(error), now=now)
+    else:
+        _record_error(connection, f"{what}: {type(error).__name__}.")
 
 
 def _record_error(connection: CalendarConnection, message: str) -> None:

@@ -13,10 +13,11 @@ from rest_framework.test import APIClient
 
 from scheduler.booking import ClientDetails, booking_cancel, booking_create, booking_reschedule
 from scheduler.models import BusyBlock, Session
+from sync import outbox
 from sync.google import service as google
 from sync.google.push import OWN_EVENT_PROPERTY, event_id_for
 from sync.google.tokens import decrypt_token
-from sync.models import CalendarConnection, GoogleCalendarSync, SyncOutbox
+from sync.models import CalendarConnection, GoogleCalendarSync, OutboxItem
 from tests import factories
 from tests.fakes.google_server import FakeGoogleCalendar
 from tests.page.conftest import next_monday
@@ -72,11 +73,15 @@ def live_events(fake):
 def drain(until_empty=True):
     later = timezone.now()
     for _ in range(60):
-        google.outbox_drain(now=later)
-        if not until_empty or not SyncOutbox.objects.filter(done_at__isnull=True).exists():
+        outbox.deliver_due(now=later)
+        if not until_empty or not pending_pushes().exists():
             return
         later += timedelta(hours=7)  # past any backoff
-    raise AssertionError(list(SyncOutbox.objects.filter(done_at__isnull=True).values("last_error")))
+    raise AssertionError(list(pending_pushes().values("last_error")))
+
+
+def pending_pushes():
+    return OutboxItem.objects.filter(kind="google", done_at__isnull=True)
 
 
 def test_oauth_connect_with_pkce_stores_encrypted_tokens(
@@ -91,8 +96,10 @@ def test_oauth_connect_with_pkce_stores_encrypted_tokens(
     assert query["code_challenge_method"] == ["S256"] and query["access_type"] == ["offline"]
     assert query["redirect_uri"] == ["http://testserver/sync/google/callback/"]
     back = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    browser = Client()
+    browser.force_login(person.user)  # the callback is for the user who started it
     with django_capture_on_commit_callbacks(execute=True):
-        response = Client().get(urlsplit(back).path + "?" + urlsplit(back).query)
+        response = browser.get(urlsplit(back).path + "?" + urlsplit(back).query)
     assert response.status_code == 302
     connection = CalendarConnection.objects.get(kind="google")
     refresh = decrypt_token(connection.google_refresh_token)
@@ -100,7 +107,7 @@ def test_oauth_connect_with_pkce_stores_encrypted_tokens(
     assert connection.status == "ok" and connection.busy_calendar_ids == ["primary"]
     assert {c["id"] for c in connection.available_calendars} >= {fake.primary_calendar_id}
     assert GoogleCalendarSync.objects.get(connection=connection).channel_id
-    replay = Client().get(urlsplit(back).path + "?" + urlsplit(back).query)
+    replay = browser.get(urlsplit(back).path + "?" + urlsplit(back).query)
     assert replay.status_code == 400  # the state is used up
 
 
@@ -123,7 +130,7 @@ def test_booking_pushes_one_private_event_per_session(
     assert "Geheim" not in first["summary"] and "Geheim Persoon" in first["description"]
     assert first["extendedProperties"]["private"][OWN_EVENT_PROPERTY] == "1"
     assert datetime.fromisoformat(first["start"]["dateTime"]) == sessions[0].start
-    assert not SyncOutbox.objects.filter(done_at__isnull=True).exists()
+    assert not OutboxItem.objects.filter(kind="google", done_at__isnull=True).exists()
     with django_capture_on_commit_callbacks(execute=True):
         booking_reschedule(booking=booking, start=free_starts(series)[3], now=timezone.now())
     moved = live_events(fake)[event_id_for(sessions[0])]
@@ -173,7 +180,7 @@ def test_random_faults_over_200_changes_end_with_exactly_the_live_sessions(
             free = [s for s in starts if s not in taken]
             booking_reschedule(booking=booking, start=rng.choice(free), now=timezone.now())
         rng.choice(faults)()
-        google.outbox_drain(now=timezone.now())  # the drain that follows each commit
+        outbox.deliver_due(now=timezone.now())  # the drain that follows each commit
         fake.clear_faults()
     drain()  # the beat sweep, as often as it takes
     sessions = Session.objects.filter(status="confirmed", booking__status="confirmed")
@@ -195,10 +202,10 @@ def test_other_4xx_stops_and_shows_on_the_connection(fake, practice, connection)
         now=timezone.now(),
     )
     fake.fail_next(status=400, reason="invalid")
-    google.outbox_drain(now=timezone.now())
+    outbox.deliver_due(now=timezone.now())
     connection.refresh_from_db()
     assert connection.status == "error" and "400" in connection.last_error
-    item = SyncOutbox.objects.get()
+    item = OutboxItem.objects.get(kind="google")
     assert item.done_at is None and item.next_attempt_at > timezone.now() + timedelta(minutes=50)
 
 
@@ -291,18 +298,19 @@ def test_revoked_access_alerts_once_and_stops_retrying(fake, practice, connectio
         client=ClientDetails(name="A", email="a@example.nl"),
         now=timezone.now(),
     )
-    google.outbox_drain(now=timezone.now())
+    outbox.deliver_due(now=timezone.now())
     connection.refresh_from_db()
     assert connection.status == "reconnect_needed" and connection.alerted_at
+    outbox.deliver_due(now=timezone.now())  # the alert itself leaves through the outbox
     alerts = [m for m in mailoutbox if m.to == ["praktijk@example.nl"] and "Google" in m.subject]
     assert len(alerts) == 1
     hits = len(fake.requests)
-    google.outbox_drain(now=timezone.now() + timedelta(days=1))
+    outbox.deliver_due(now=timezone.now() + timedelta(days=1))
     pull(connection)
     assert len(fake.requests) == hits  # no more calls while it needs the practitioner
     assert len([m for m in mailoutbox if "Google" in m.subject]) == 1
     assert at(0, 10) not in free_starts(follow_up)  # the last known busy time still holds
-    assert SyncOutbox.objects.filter(done_at__isnull=True).count() == 1
+    assert OutboxItem.objects.filter(kind="google", done_at__isnull=True).count() == 1
 
 
 def test_disconnect_revokes_and_removes_the_mirror(

@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from scheduler.models import Practitioner
+from sync import outbox
 from sync.calendars import ics_connection_sync
 from sync.google import service as google
 from sync.models import CalendarConnection
@@ -23,10 +24,16 @@ class Command(BaseCommand):
             if connection.kind == CalendarConnection.Kind.ICS:
                 ics_connection_sync(connection=connection, now=timezone.now(), force=True)
             else:
-                google.outbox_drain(now=timezone.now(), connection_id=connection.pk)
+                outbox.deliver_due(now=timezone.now(), connection_id=connection.pk)
                 google.google_connection_pull(connection=connection, now=timezone.now())
                 google.channels_renew(connection=connection, now=timezone.now())
             connection.refresh_from_db()
             outcome = connection.last_error or connection.status
             label = connection.name or connection.url
             self.stdout.write(f"{connection.kind}:{connection.pk} {label}: {outcome}")
+        # Whatever else waits in the outbox (e-mail, revocations) goes out too.
+        practitioner = Practitioner.objects.filter(slug=options["practitioner"]).first()
+        sent = outbox.deliver_due(
+            now=timezone.now(), practitioner_id=practitioner.pk if practitioner else None
+        )
+        self.stdout.write(f"outbox: {sent} delivered, {outbox.pending_count()} waiting")
