@@ -4,6 +4,7 @@ With nothing set the service runs on SQLite and an embedded (filesystem) Celery 
 so that web, worker and beat work on a fresh machine without any server.
 """
 
+import contextlib
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -142,6 +143,8 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 # How long a worker holds an outbox item it is delivering before another may try it
 # (a worker killed mid-delivery delays that item by at most this).
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=300)
+# How often beat sweeps the outbox for what was not delivered at once (broker down, retries).
+OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=60)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="praktijk@localhost")
 # Where links in e-mails point (manage links are sent by workers, outside any request).
 PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
@@ -155,7 +158,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "broker" / "queue"
     _control_dir = VAR_DIR / "broker" / "control"
     for _folder in (_queue_dir, _control_dir):
-        _folder.mkdir(parents=True, exist_ok=True)
+        # A broken broker folder must not stop the web from starting: requests never
+        # depend on the broker (the outbox waits for it).
+        with contextlib.suppress(OSError):
+            _folder.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
@@ -182,7 +188,7 @@ CELERY_BEAT_SCHEDULE = {
     "reminders": {"task": "sync.tasks.reminders_send", "schedule": 3600},
     # Sweep the outbox (e-mail and calendar pushes); Google: poll as the fallback to push,
     # renew watch channels.
-    "outbox-drain": {"task": "sync.tasks.outbox_drain", "schedule": 60},
+    "outbox-drain": {"task": "sync.tasks.outbox_drain", "schedule": OUTBOX_SWEEP_SECONDS},
     "google-pull-due": {"task": "sync.tasks.google_pull_due", "schedule": 60},
     "google-channels-renew": {"task": "sync.tasks.google_channels_renew", "schedule": 3600},
     "privacy-retention": {"task": "sync.tasks.privacy_retention", "schedule": 24 * 3600},
