@@ -393,3 +393,98 @@ def test_event_far_beyond_the_horizon_is_mirrored_for_when_it_comes_in_reach(
     for _ in range(3):  # later incremental syncs never see the untouched event again
         pull(connection)
     assert BusyBlock.objects.filter(start__gt=timezone.now() + timedelta(days=299)).count() == 1
+
+
+def connect_through_oauth(person, django_capture_on_commit_callbacks):
+    """The practitioner's own way: the API hands out the Google link, the browser follows
+    it, Google sends the logged-in browser back to the callback."""
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=person.user).key}")
+    url = api.post("/api/v1/calendars/google/connect/").json()["authorization_url"]
+    back = requests.get(url, allow_redirects=False, timeout=5).headers["Location"]
+    browser = Client()
+    browser.force_login(person.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.get(urlsplit(back).path + "?" + urlsplit(back).query)
+    assert response.status_code == 302
+    return CalendarConnection.objects.get(kind="google", practitioner=person)
+
+
+def test_revoked_in_the_google_account_while_the_access_token_looks_valid(
+    fake, practice, connection, mailoutbox, monkeypatch, django_capture_on_commit_callbacks
+):
+    """As practitioners revoke: in their Google account. The stored expiry is an hour
+    ahead, the API answers 401, the client refreshes inside the call, the refresh gets
+    invalid_grant: reconnect_needed with one e-mail, no more calls; reconnecting pushes
+    the booking made during the outage on the next sync."""
+    person, follow_up = practice
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    fake.insert_event("primary", event(at(0, 10), at(0, 11)))
+    pull(connection)
+    assert connection.google_token_expiry > timezone.now() + timedelta(minutes=30)
+    fake.revoke(decrypt_token(connection.google_access_token))
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = booking_create(
+            appointment_type=follow_up,
+            start=free_starts(follow_up)[-1],
+            client=ClientDetails(name="Tijdens Storing", email="storing@example.nl"),
+            now=timezone.now(),
+        ).booking
+    connection.refresh_from_db()
+    assert connection.status == "reconnect_needed", connection.last_error
+    alerts = [m for m in mailoutbox if m.to == [person.email] and "Google" in m.subject]
+    assert len(alerts) == 1
+    hits = len(fake.requests)
+    drain(until_empty=False)
+    pull(connection)
+    google.channels_renew(connection=connection, now=timezone.now() + timedelta(days=30))
+    assert len(fake.requests) == hits  # no more calls while it needs the practitioner
+    assert len([m for m in mailoutbox if "Google" in m.subject]) == 1
+    assert pending_pushes().count() == 1
+
+    # The practitioner connects again (same account): on the next sync the booking is
+    # in Google, although its retry had been pushed far into the future.
+    OutboxItem.objects.filter(kind="google").update(
+        next_attempt_at=timezone.now() + timedelta(hours=6), attempts=9
+    )
+    again = connect_through_oauth(person, django_capture_on_commit_callbacks)
+    assert again.pk == connection.pk and again.status == "ok"
+    outbox.deliver_due(now=timezone.now())
+    ours = {
+        i
+        for i, e in live_events(fake).items()
+        if e.get("extendedProperties", {}).get("private", {}).get(OWN_EVENT_PROPERTY)
+    }
+    assert ours == {event_id_for(booking.sessions.get())}
+    assert not pending_pushes().exists()
+
+
+def test_reconnecting_with_another_google_account_drops_the_old_mirror(
+    fake, practice, connection, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    person, follow_up = practice
+    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
+    google.google_connection_setup(connection=connection, now=timezone.now())
+    fake.insert_event("primary", event(at(0, 10), at(0, 11)))
+    pull(connection)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = booking_create(
+            appointment_type=follow_up,
+            start=free_starts(follow_up)[-1],
+            client=ClientDetails(name="Blijft", email="blijft@example.nl"),
+            now=timezone.now(),
+        ).booking
+    assert at(0, 10) not in free_starts(follow_up)
+    other = FakeGoogleCalendar(primary_calendar_id="other@example.com").start()
+    try:
+        settings.GOOGLE_AUTH_URI, settings.GOOGLE_TOKEN_URI = other.auth_uri, other.token_uri
+        settings.GOOGLE_API_ENDPOINT = other.api_endpoint
+        again = connect_through_oauth(person, django_capture_on_commit_callbacks)
+        assert again.pk == connection.pk and again.google_account == "other@example.com"
+        # The old account's busy time no longer blocks; the booking is in the new account.
+        assert at(0, 10) in free_starts(follow_up)
+        assert not BusyBlock.objects.filter(start=at(0, 10)).exists()
+        events = {i for i, e in other.events("primary").items() if e.get("status") != "cancelled"}
+        assert events == {event_id_for(booking.sessions.get())}, other.events("primary")
+    finally:
+        other.stop()
