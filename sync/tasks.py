@@ -125,3 +125,11 @@ def privacy_retention() -> None:
     client_data_anonymise_expired(
         now=timezone.now(), retention=timedelta(days=settings.RETENTION_DAYS)
     )
+
+
+@shared_task(name="sync.tasks.secrets_reencrypt", ignore_result=True)
+def secrets_reencrypt() -> None:
+    """Run by beat weekly: every secret under the newest TOKEN_ENCRYPTION_KEYS key."""
+    from sync.secrets import secrets_reencrypt as reencrypt
+
+    reencrypt()

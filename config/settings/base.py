@@ -192,6 +192,8 @@ CELERY_BEAT_SCHEDULE = {
     "google-pull-due": {"task": "sync.tasks.google_pull_due", "schedule": 60},
     "google-channels-renew": {"task": "sync.tasks.google_channels_renew", "schedule": 3600},
     "privacy-retention": {"task": "sync.tasks.privacy_retention", "schedule": 24 * 3600},
+    # Key rotation: everything under the newest TOKEN_ENCRYPTION_KEYS key (README).
+    "secrets-reencrypt": {"task": "sync.tasks.secrets_reencrypt", "schedule": 7 * 24 * 3600},
 }
 
 # ------------------------------------------------------------------------------
