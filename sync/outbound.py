@@ -186,7 +186,7 @@ def resolve(target: Target, policy: Policy, timeout: float) -> list[str]:
                     target.hostname, target.port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP
                 )
             )
-        except Exception as exc:  # noqa: BLE001 - handed to the caller's thread
+        except Exception as exc:  # handed to the caller's thread
             found.append(exc)
 
     # In a thread of its own so the lookup, too, keeps to the deadline.
@@ -388,9 +388,7 @@ class PinnedAdapter(HTTPAdapter):
 
     def pinned_pool_key(self, request, verify, cert, target: Target, address: str):
         """Pool for the checked IP; TLS (SNI and the certificate) still for the name."""
-        host_params, pool_kwargs = self.build_connection_pool_key_attributes(
-            request, verify, cert
-        )
+        _, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
         host_params = {"scheme": target.scheme, "host": address, "port": target.port}
         if target.scheme == "https":
             pool_kwargs["server_hostname"] = target.hostname
@@ -426,6 +424,10 @@ class PinnedSession(requests.Session):
         adapter = PinnedAdapter(self.policy)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
+
+    def request(self, method, url, *args, **kwargs):
+        parse_target(url)  # as typed: requests would quietly re-quote a backslash
+        return super().request(method, url, *args, **kwargs)
 
     def send(self, request, **kwargs):
         with deadline(self.policy.timeout) as limit:
