@@ -277,3 +277,66 @@ def test_webhook_with_a_non_ascii_token_is_a_404_not_a_500(token):
         headers={"X-Goog-Channel-ID": "chan-1", "X-Goog-Channel-Token": token},
     )
     assert response.status_code == 404
+
+
+def _tls_server(serve, tmp_path, name: str):
+    """An HTTPS server on 127.0.0.1 whose self-signed certificate is for `name` only."""
+    import datetime
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    sni_seen = []
+    context.sni_callback = lambda sock, server_name, ctx: sni_seen.append(server_name)
+
+    def answer(server, conn):
+        with context.wrap_socket(conn, server_side=True) as tls:
+            answer_calendar(server, tls)
+
+    return serve(answer), cert_file, sni_seen
+
+
+def test_https_to_a_pinned_address_sends_sni_and_verifies_the_name(
+    local_allowed, serve, resolver, tmp_path
+):
+    server, ca, sni_seen = _tls_server(serve, tmp_path, "calendar.example")
+    resolver.answers["calendar.example"] = ["127.0.0.1"]
+    resolver.answers["impostor.example"] = ["127.0.0.1"]
+    with outbound.pinned_session() as session:
+        session.verify = str(ca)
+        answer = session.get(f"https://calendar.example:{server.port}/calendar.ics")
+        assert answer.status_code == 200 and answer.content.startswith(b"BEGIN:VCALENDAR")
+        assert sni_seen == ["calendar.example"]
+        # Same IP, same trusted certificate, other name: the certificate is refused.
+        with pytest.raises(outbound.OutboundError) as caught:
+            session.get(f"https://impostor.example:{server.port}/calendar.ics")
+        assert "SSLError" in caught.value.detail
