@@ -82,7 +82,9 @@ def google_webhook(request):
     channel_id = request.headers.get("X-Goog-Channel-ID", "")[:64]
     token = request.headers.get("X-Goog-Channel-Token", "")
     sync = GoogleCalendarSync.objects.filter(channel_id=channel_id).first() if channel_id else None
-    if sync is None or not hmac.compare_digest(sync.channel_token, token):
+    # Bytes, not str: compare_digest refuses non-ASCII text, and any token may arrive.
+    given = token.encode("utf-8", "surrogatepass")
+    if sync is None or not hmac.compare_digest(sync.channel_token.encode(), given):
         return HttpResponse(status=404)
     if request.headers.get("X-Goog-Resource-State") != "sync":  # "sync" only opens a channel
         tasks.after_commit(tasks.google_pull, sync.connection_id)

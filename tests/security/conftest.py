@@ -1,0 +1,155 @@
+"""Real sockets on 127.0.0.1: servers that answer, trickle, hang or are not there."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+CALENDAR = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nEND:VCALENDAR\r\n"
+
+
+class RawServer:
+    """Accepts on 127.0.0.1 (or another loopback address) and runs `answer(conn)` per
+    connection in a thread; records each request head it read."""
+
+    def __init__(self, answer, host="127.0.0.1"):
+        self.answer = answer
+        self.heads: list[bytes] = []
+        self.connections = 0
+        self.cut = False  # the client hung up while we were still writing
+        self.sock = socket.create_server((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.host = host
+        self._stop = False
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def url(self, path="calendar.ics", host=None):
+        return f"http://{host or self.host}:{self.port}/{path}"
+
+    def _serve(self):
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn):
+        with conn:
+            try:
+                self.answer(self, conn)
+            except OSError:
+                self.cut = True
+
+    def read_head(self, conn) -> bytes:
+        data = b""
+        conn.settimeout(5)
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        self.heads.append(data)
+        return data
+
+    def close(self):
+        self._stop = True
+        self.sock.close()
+
+
+def answer_calendar(server, conn):
+    server.read_head(conn)
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nConnection: close\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(CALENDAR), CALENDAR)
+    )
+
+
+def answer_404(server, conn):
+    server.read_head(conn)
+    conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+
+def answer_never(server, conn):
+    server.read_head(conn)
+    time.sleep(5)
+
+
+def answer_hang_up(server, conn):
+    server.read_head(conn)
+
+
+def answer_trickled_head(server, conn):
+    """The status line and headers one byte a second: each read is quick, the whole is not."""
+    server.read_head(conn)
+    for byte in b"HTTP/1.1 200 OK\r\nContent-Type: text/calendar\r\nContent-Length: 0\r\n\r\n":
+        conn.sendall(bytes([byte]))
+        time.sleep(1)
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(answer, host="127.0.0.1"):
+        server = RawServer(answer, host)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture
+def local_allowed(settings):
+    settings.ICS_ALLOW_PRIVATE_URLS = True
+    settings.ICS_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.ICS_TIMEOUT_SECONDS = 2
+    return settings
+
+
+@pytest.fixture
+def private_refused(settings):
+    settings.ICS_ALLOW_PRIVATE_URLS = False
+    settings.ICS_ALLOWED_NETWORKS = []
+    settings.ICS_TIMEOUT_SECONDS = 2
+    return settings
+
+
+@pytest.fixture
+def resolver(monkeypatch):
+    """Names under .example resolve as the test says; a list of answers is used in turn
+    (the last repeats), so a name can rebind between lookups. `calls` counts lookups."""
+    real = socket.getaddrinfo
+    answers: dict[str, list] = {}
+    calls: dict[str, int] = {}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if not isinstance(host, str) or not host.endswith(".example"):
+            return real(host, port, *args, **kwargs)
+        calls[host] = calls.get(host, 0) + 1
+        queue = answers.get(host)
+        if not queue:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if callable(answer):
+            answer = answer()
+        addresses = answer if isinstance(answer, list) else [answer]
+        return [
+            (
+                socket.AF_INET6 if ":" in a else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (a, port) if ":" not in a else (a, port, 0, 0),
+            )
+            for a in addresses
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    getaddrinfo.answers = answers
+    getaddrinfo.calls = calls
+    return getaddrinfo
