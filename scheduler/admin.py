@@ -1,3 +1,4 @@
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import TokenProxy
@@ -26,7 +27,7 @@ for _model in (WeeklyRule, DateOverride, AppointmentType, Booking, Session, Busy
 register_path(DateOverrideRange, "override__practitioner")
 
 # Accounts, API tokens and login records span all practitioners: superusers only.
-restrict_to_superusers(User, Group, TokenProxy)
+restrict_to_superusers(User, Group, TokenProxy, AccessAttempt, AccessLog, AccessFailureLog)
 
 
 class WeeklyRuleInline(PractitionerScopedInline, admin.TabularInline):
