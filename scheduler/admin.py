@@ -1,4 +1,5 @@
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import TokenProxy
@@ -85,8 +86,18 @@ class SessionInline(PractitionerScopedInline, admin.TabularInline):
         return False
 
 
+class BookingForm(forms.ModelForm):
+    def clean_appointment_type(self):
+        kind = self.cleaned_data["appointment_type"]
+        # A superuser's dropdown holds every practice's types: a booking keeps its own.
+        if kind.practitioner_id != self.instance.practitioner_id:
+            raise forms.ValidationError("Kies een soort afspraak van deze behandelaar.")
+        return kind
+
+
 @admin.register(Booking)
 class BookingAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
+    form = BookingForm
     list_display = ["id", "client_name", "appointment_type", "status", "created_at"]
     # Related-only: the type filter lists the types of the bookings one can see.
     list_filter = ["status", ("appointment_type", admin.RelatedOnlyFieldListFilter)]

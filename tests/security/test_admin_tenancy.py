@@ -252,6 +252,23 @@ def test_superuser_sees_every_practice(practices, superuser_client):
         assert superuser_client.get(change_url(kind, objects(a)[kind])).status_code == 200
     banner = superuser_client.get("/admin/").content.decode()
     assert "Kalender-A" in banner and "Kalender-B" in banner
+    # Even a superuser cannot move A's booking onto B's appointment type.
+    response = superuser_client.post(
+        change_url("booking", a.booking),
+        {
+            "appointment_type": b.type.pk,
+            "client_name": "Klant-A",
+            "client_email": "klant-a@example.nl",
+            "language": "nl",
+            "status": "confirmed",
+            "sessions-TOTAL_FORMS": "0",
+            "sessions-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    assert "Kies een soort afspraak van deze behandelaar." in response.content.decode()
+    a.booking.refresh_from_db()
+    assert a.booking.appointment_type == a.type
 
 
 def test_accounts_and_api_tokens_are_for_superusers_only(practices):
