@@ -29,6 +29,7 @@ register_converter(ManageTokenConverter, "token")
 
 v1 = [
     path("auth/token/", auth.AuthTokenApi.as_view(), name="auth-token"),
+    path("auth/token/rotate/", auth.AuthTokenRotateApi.as_view(), name="auth-token-rotate"),
     path(
         "availability/weekly/",
         availability.WeeklyAvailabilityApi.as_view(),

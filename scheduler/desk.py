@@ -5,10 +5,12 @@ from datetime import date, datetime, time, timedelta
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from scheduler.admin_scope import own_practitioner, scoped, sees_all
 from scheduler.booking import booking_cancel
 from scheduler.exceptions import SchedulingError
 from scheduler.models import Booking, Practitioner, Session
@@ -23,9 +25,17 @@ class CancelForm(forms.Form):
     )
 
 
-def _practitioner(request) -> Practitioner:
-    practitioner = getattr(request.user, "practitioner", None)
-    return practitioner or Practitioner.objects.order_by("pk").first()
+def _practitioner(request) -> Practitioner | None:
+    """Whose agenda: one's own; a superuser may pick any (?practitioner=ID, else the first)."""
+    if not request.user.has_perm("scheduler.view_booking"):
+        raise PermissionDenied
+    chosen = scoped(Practitioner.objects.order_by("pk"), request.user)
+    if sees_all(request.user):
+        wanted = request.GET.get("practitioner", "")
+        if wanted.isdigit():
+            return get_object_or_404(chosen, pk=wanted)
+        return own_practitioner(request.user) or chosen.first()
+    return chosen.first()
 
 
 @staff_member_required
@@ -76,7 +86,12 @@ def agenda(request):
 @staff_member_required
 def quick_cancel(request, booking_id: int):
     """Cancel a booking now (no cancellation window) and tell the client, with a message."""
-    booking = get_object_or_404(Booking.objects.select_related("practitioner"), pk=booking_id)
+    if not request.user.has_perm("scheduler.change_booking"):
+        raise PermissionDenied
+    # Someone else's booking is a 404, the same as one that does not exist.
+    booking = get_object_or_404(
+        scoped(Booking.objects.select_related("practitioner"), request.user), pk=booking_id
+    )
     form = CancelForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -1,13 +1,36 @@
 from django.contrib import admin, messages
 
+from scheduler.admin_scope import PractitionerScopedAdmin, register_path
 from sync import tasks
-from sync.models import CalendarConnection
+from sync.models import CalendarConnection, FeedToken
+
+register_path(CalendarConnection, "practitioner")
+register_path(FeedToken, "practitioner")
 
 
 @admin.register(CalendarConnection)
-class CalendarConnectionAdmin(admin.ModelAdmin):
+class CalendarConnectionAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
     list_display = ["__str__", "kind", "status", "last_success_at", "last_error", "queue_depth"]
     list_filter = ["kind", "status"]
+    search_fields = ["name", "url"]
+    # An allow-list: credentials (OAuth tokens) and sync bookkeeping (validators, hashes,
+    # import context, alert time) stay out of the form, and so does any field added later.
+    fields = [
+        "practitioner",
+        "kind",
+        "name",
+        "url",
+        "block_all_day",
+        "push_calendar_id",
+        "busy_calendar_ids",
+        "status",
+        "last_synced_at",
+        "last_success_at",
+        "last_error",
+        "warnings",
+        "available_calendars",
+        "queue_depth",
+    ]
     readonly_fields = [
         "status",
         "last_synced_at",
@@ -17,20 +40,19 @@ class CalendarConnectionAdmin(admin.ModelAdmin):
         "available_calendars",
         "queue_depth",
     ]
-    exclude = [
-        "google_refresh_token",
-        "google_access_token",
-        "etag",
-        "last_modified",
-        "content_hash",
-    ]
     actions = ["sync_now"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields += ["practitioner", "kind"]  # its busy time and pushes belong to them
+        return fields
 
     @admin.display(description="Wachtrij")
     def queue_depth(self, connection):
         return connection.outbox.filter(done_at__isnull=True).count()
 
-    @admin.action(description="Nu synchroniseren")
+    @admin.action(description="Nu synchroniseren", permissions=["change"])
     def sync_now(self, request, queryset):
         for connection in queryset:
             if connection.kind == CalendarConnection.Kind.ICS:

@@ -1,11 +1,16 @@
+from scheduler.admin_scope import scoped
 from sync.models import CalendarConnection
 
 
 def connection_alerts(request):
-    """The admin shows a banner while a calendar connection needs the practitioner."""
+    """The admin shows a banner while one of the practitioner's own connections needs them."""
     if not request.path.startswith("/admin/") or not getattr(request.user, "is_staff", False):
         return {}
-    broken = CalendarConnection.objects.exclude(status=CalendarConnection.Status.OK)
+    broken = scoped(
+        CalendarConnection.objects.exclude(status=CalendarConnection.Status.OK),
+        request.user,
+        "practitioner",
+    )
     return {
         "connection_alerts": [
             {

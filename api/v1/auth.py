@@ -2,12 +2,15 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import StrictCharField
+from api.permissions import IsPractitioner
 from config.throttling import AuthThrottle
+from scheduler.tokens import token_rotate
 
 
 class TokenInputSerializer(serializers.Serializer):
@@ -31,9 +34,22 @@ class AuthTokenApi(APIView):
         data = TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = authenticate(request, **data.validated_data)
+        if getattr(request, "axes_locked_out", False):
+            # Too many failures for this username from this address (django-axes).
+            raise Throttled(detail="Too many failed logins; try again later.")
         if user is None or not user.is_active:
             raise serializers.ValidationError(
                 {"non_field_errors": ["Unable to log in with these credentials."]}
             )
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+
+class AuthTokenRotateApi(APIView):
+    """Issue a new API token; the one used until now answers 401 from this moment."""
+
+    permission_classes = [IsPractitioner]
+
+    @extend_schema(request=None, responses=TokenOutputSerializer, tags=["auth"])
+    def post(self, request):
+        return Response({"token": token_rotate(user=request.user)})

@@ -5,6 +5,7 @@ so that web, worker and beat work on a fresh machine without any server.
 """
 
 import contextlib
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -55,6 +56,7 @@ THIRD_PARTY_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "health_check",
+    "axes",
 ]
 LOCAL_APPS = [
     "scheduler",
@@ -75,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "api.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during login into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -118,6 +122,23 @@ CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'ca
 # ------------------------------------------------------------------------------
 # Auth
 # ------------------------------------------------------------------------------
+# django-axes first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "api.auth_backends.LoginLockoutBackend",
+    "api.auth_backends.PasswordBackend",
+]
+# Login lockout (admin and POST /api/v1/auth/token/): after AXES_FAILURE_LIMIT failures for
+# one username from one address, that pair is refused, right password or not, for
+# AXES_COOLOFF_MINUTES. A successful login clears the count.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The client address as the throttles see it (X-Forwarded-For behind NUM_PROXIES proxies).
+AXES_CLIENT_IP_CALLABLE = "api.auth_backends.client_address"
+AXES_HTTP_RESPONSE_CODE = 429
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
