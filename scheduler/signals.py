@@ -1,6 +1,6 @@
 """What happened to bookings, for parts that must not be known here (e-mail, calendars).
 
-Sent inside the booking's transaction; receivers defer their work with on_commit, so a
+Sent inside the booking's transaction; receivers write outbox items in it, so a
 rolled-back booking never leaves a trace outside.
 """
 

@@ -56,8 +56,8 @@ class CalendarConnectionAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
     def sync_now(self, request, queryset):
         for connection in queryset:
             if connection.kind == CalendarConnection.Kind.ICS:
-                tasks.ics_sync.delay(connection.pk, force=True)
+                tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
             else:
-                tasks.outbox_drain.delay(connection.pk)
-                tasks.google_pull.delay(connection.pk)
+                tasks.after_commit(tasks.outbox_drain, connection.pk)
+                tasks.after_commit(tasks.google_pull, connection.pk)
         messages.success(request, f"{queryset.count()} koppeling(en) worden nu gesynchroniseerd.")
