@@ -118,6 +118,10 @@ else:
 # default; Redis in production (CACHE_URL=redis://host:6379/1).
 # ------------------------------------------------------------------------------
 CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{VAR_DIR / 'cache'}")}
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # A Redis outage makes the cache miss instead of failing requests (config/cache.py).
+    CACHES["default"]["BACKEND"] = "config.cache.ResilientRedisCache"
+    CACHES["default"].setdefault("OPTIONS", {}).update(socket_connect_timeout=1, socket_timeout=1)
 
 # ------------------------------------------------------------------------------
 # Auth

@@ -50,7 +50,6 @@ class Stack:
             VAR_DIR=str(tmp / "var"),
             EMAIL_URL=f"smtp://127.0.0.1:{sink.port}",
             EMAIL_TIMEOUT="20",
-            THROTTLE_ENABLED="0",
             OUTBOX_SWEEP_SECONDS="2",
             OUTBOX_LEASE_SECONDS="5",
             PUBLIC_BASE_URL=f"http://127.0.0.1:{self.web_port}",
@@ -59,7 +58,9 @@ class Stack:
         if database_url:
             env["DATABASE_URL"] = database_url
         if broker == "redis":
+            # Production's shape: broker and cache on the same Redis, both gone at once.
             env["CELERY_BROKER_URL"] = f"redis://127.0.0.1:{self.redis_port}/0"
+            env["CACHE_URL"] = f"redis://127.0.0.1:{self.redis_port}/1"
         self.env = env
         self.url = f"http://127.0.0.1:{self.web_port}"
 

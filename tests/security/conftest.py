@@ -5,6 +5,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
+from datetime import time as clock
 from datetime import timedelta
 
 import pytest
@@ -232,7 +233,7 @@ def _practice(letter: str, day) -> Practice:
         client=factories.client(name=f"Klant-{letter}", email=f"klant-{letter.lower()}@example.nl"),
     ).booking
     override = date_override_save(
-        practitioner=person, date=day.replace(year=day.year + 1), ranges=[(time(13), time(14))]
+        practitioner=person, date=day.replace(year=day.year + 1), ranges=[(clock(13), clock(14))]
     )
     busy = BusyBlock.objects.create(
         practitioner=person,
