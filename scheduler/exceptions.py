@@ -33,3 +33,23 @@ class AppointmentTypeInUse(SchedulingError):
     code = "appointment_type_in_use"
     status_code = 409
     default_detail = "This appointment type has bookings; set active to false instead."
+
+
+class TooManyBookings(SchedulingError):
+    """The client's e-mail address already holds the most upcoming bookings allowed."""
+
+    code = "too_many_bookings"
+    status_code = 409
+
+    def __init__(self, limit: int) -> None:
+        from django.utils.translation import ngettext_lazy
+
+        self.limit = limit
+        detail = ngettext_lazy(
+            "This e-mail address already has %(limit)d upcoming appointment. "
+            "Please contact the practice to book more.",
+            "This e-mail address already has %(limit)d upcoming appointments. "
+            "Please contact the practice to book more.",
+            "limit",
+        ) % {"limit": limit}
+        super().__init__(detail)
