@@ -106,7 +106,7 @@ def booking_create(
                 practitioner_id=appointment_type.practitioner_id,
                 appointment_type=appointment_type,
                 client_name=client.name,
-                client_email=client.email,
+                client_email=client.email.strip(),
                 client_phone=client.phone,
                 notes=client.notes,
                 language=client.language,
