@@ -118,7 +118,7 @@ def _send(
     if invite is not None:
         # As a calendar part (clients show accept buttons) and as an attachment to open.
         message.attach_alternative(invite.decode(), f"text/calendar; method={method}")
-        message.attach("invite.ics", invite, f"text/calendar; method={method}; charset=utf-8")
+        message.attach("invite.ics", invite, f"text/calendar; method={method}")
     message.send()
 
 

@@ -3,15 +3,17 @@
 Everything works without JavaScript; views only parse input, call the domain and render.
 """
 
+import functools
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods
 
 from config.throttling import BookingThrottle, QuestionThrottle
@@ -32,6 +34,18 @@ from scheduler.slots import available_slots, find_slot
 
 WEEKS_TO_SEARCH = 8
 ALTERNATIVES = 3
+FAVICON = Path(__file__).resolve().parent.parent / "static/scheduler/favicon.ico"
+
+
+@cache_control(public=True, max_age=7 * 24 * 3600)
+def favicon(request):
+    """/favicon.ico, which browsers (and the pages' <link rel="icon">) ask for."""
+    return HttpResponse(_favicon_bytes(), content_type="image/x-icon")
+
+
+@functools.cache
+def _favicon_bytes() -> bytes:
+    return FAVICON.read_bytes()
 
 
 def home(request, slug=None):
