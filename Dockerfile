@@ -20,6 +20,6 @@ WORKDIR /app
 COPY --from=build /app /app
 RUN useradd --create-home --uid 1000 app && mkdir -p /app/var /app/staticfiles && chown -R app /app/var /app/staticfiles
 USER app
-RUN SECRET_KEY=build ALLOWED_HOSTS=localhost python manage.py collectstatic --noinput -v0
+RUN SECRET_KEY=build ALLOWED_HOSTS=localhost EMAIL_URL=consolemail:// python manage.py collectstatic --noinput -v0
 EXPOSE 8000
 CMD ["gunicorn", "config.wsgi", "--config", "python:config.gunicorn", "--bind", "0.0.0.0:8000", "--workers", "3"]

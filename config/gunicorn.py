@@ -3,7 +3,9 @@
 from config.logging import logging_config
 
 accesslog = "-"
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+# The path without its query string (%(U)s, not the request line %(r)s): a query may hold
+# an e-mail address or a key. The redacting filter would also cut one out of any line.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms'
 # The application's own format and redaction, for gunicorn's error and access logs.
 logconfig_dict = logging_config(
     level="INFO", loggers=("gunicorn.error", "gunicorn.access"), root=False

@@ -1,7 +1,9 @@
 """Structured logs: one JSON object a line, with the request id, and no secrets in paths.
 
-Manage tokens and feed secrets live in URLs, so every message and argument is scrubbed of
-them before it is written, whichever logger (Django, gunicorn, Celery) produced it.
+Manage tokens and feed secrets live in URLs, and query strings may hold anything (an
+e-mail address to export, a feed's key), so every message and argument is scrubbed of them
+before it is written, whichever logger (Django, gunicorn, Celery) produced it: secret path
+segments become [redacted], and so does every query string after a path or URL.
 """
 
 import contextvars
@@ -14,6 +16,8 @@ from datetime import UTC, datetime
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 _SECRET_PATHS = re.compile(r"(/(?:manage|feeds)/)[A-Za-z0-9_\-]{8,}")
+# "?" right after a path ("/x/?a=b", "https://host?a=b") up to a space or quote.
+_QUERY_STRINGS = re.compile(r"((?:/|://[^\s/?\"']+)[^\s?\"']*)\?[^\s\"']+")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
@@ -41,6 +45,7 @@ def logging_config(*, level: str, loggers: tuple[str, ...] = (), root: bool = Tr
 
 
 def redact(text: str) -> str:
+    text = _QUERY_STRINGS.sub(r"\1?[redacted]", text)
     return _SECRET_PATHS.sub(r"\1[redacted]", text)
 
 
@@ -53,9 +58,11 @@ class RedactSecrets(logging.Filter):
         if isinstance(record.args, tuple):
             record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
         elif isinstance(record.args, dict):
-            record.args = {
-                k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()
-            }
+            # In place: gunicorn's access atoms are a dict subclass that answers "-" for a
+            # missing key; a plain copy would lose that.
+            for key, value in list(record.args.items()):
+                if isinstance(value, str):
+                    record.args[key] = redact(value)
         record.request_id = request_id_var.get()
         return True
 

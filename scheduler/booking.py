@@ -19,7 +19,12 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from scheduler.exceptions import BookingNotChangeable, IdempotencyKeyReused, SlotUnavailable
+from scheduler.exceptions import (
+    BookingNotChangeable,
+    IdempotencyKeyReused,
+    SlotUnavailable,
+    TooManyBookings,
+)
 from scheduler.models import AppointmentType, Booking, Session
 from scheduler.practice import schedule_changed
 from scheduler.selectors import slot_inputs
@@ -72,11 +77,15 @@ def booking_create(
     client: ClientDetails,
     now: datetime,
     idempotency_key: str | None = None,
+    by_practitioner: bool = False,
 ) -> BookingResult:
     """Book every session of the slot starting at `start`, or none of them.
 
     Raises SlotUnavailable if the slot is not offered right now, IdempotencyKeyReused if
-    the key came with another request, and ValidationError for bad client details.
+    the key came with another request, TooManyBookings if the client's e-mail address
+    already holds MAX_UPCOMING_BOOKINGS_PER_EMAIL upcoming bookings with this practitioner
+    (not checked when `by_practitioner`: the practitioner books for a client), and
+    ValidationError for bad client details.
     """
     fingerprint = _request_fingerprint(appointment_type.pk, start, client)
     try:
@@ -88,13 +97,16 @@ def booking_create(
                     return _replay(earlier, fingerprint, idempotency_key)
             if not AppointmentType.objects.filter(pk=appointment_type.pk, active=True).exists():
                 raise SlotUnavailable("This appointment type cannot be booked.")
+            if not by_practitioner:
+                # Under the practitioner's lock: parallel requests cannot all pass the cap.
+                _check_upcoming_cap(appointment_type.practitioner_id, client.email, now)
             slot, rules = _offered_slot(appointment_type, start, now)
             token = secrets.token_urlsafe(32)
             booking = Booking(
                 practitioner_id=appointment_type.practitioner_id,
                 appointment_type=appointment_type,
                 client_name=client.name,
-                client_email=client.email,
+                client_email=client.email.strip(),
                 client_phone=client.phone,
                 notes=client.notes,
                 language=client.language,
@@ -221,6 +233,31 @@ def booking_reschedule(
         _raise_if_overlap(exc)
         raise
     return booking
+
+
+def upcoming_bookings_of_email(*, practitioner_id: int, email: str, now: datetime) -> int:
+    """Live bookings of this e-mail address (case and surrounding spaces aside) with this
+    practitioner that have a session still to end. A series is one booking."""
+    return (
+        Booking.objects.filter(
+            practitioner_id=practitioner_id,
+            client_email__iexact=email.strip(),
+            status=Booking.Status.CONFIRMED,
+            sessions__status=Session.Status.CONFIRMED,
+            sessions__end__gt=now,
+        )
+        .distinct()
+        .count()
+    )
+
+
+def _check_upcoming_cap(practitioner_id: int, email: str, now: datetime) -> None:
+    limit = settings.MAX_UPCOMING_BOOKINGS_PER_EMAIL
+    if limit <= 0:
+        return
+    held = upcoming_bookings_of_email(practitioner_id=practitioner_id, email=email, now=now)
+    if held >= limit:
+        raise TooManyBookings(limit)
 
 
 def _lock_practitioner(practitioner_id: int) -> None:

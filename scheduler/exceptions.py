@@ -1,5 +1,7 @@
 """The scheduling error family. Each carries the code and HTTP status the API renders."""
 
+from django.utils.functional import lazy
+
 
 class SchedulingError(Exception):
     code = "scheduling_error"
@@ -33,3 +35,32 @@ class AppointmentTypeInUse(SchedulingError):
     code = "appointment_type_in_use"
     status_code = 409
     default_detail = "This appointment type has bookings; set active to false instead."
+
+
+class TooManyBookings(SchedulingError):
+    """The client's e-mail address already holds the most upcoming bookings allowed.
+
+    The detail is translated when shown (the API and the page show it in the client's
+    language)."""
+
+    code = "too_many_bookings"
+    status_code = 409
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(_too_many_bookings_message(limit))
+
+
+def _too_many_bookings_text(limit: int) -> str:
+    from django.utils.translation import ngettext
+
+    return ngettext(
+        "This e-mail address already has %(limit)d upcoming appointment. "
+        "Please contact the practice to book more.",
+        "This e-mail address already has %(limit)d upcoming appointments. "
+        "Please contact the practice to book more.",
+        limit,
+    ) % {"limit": limit}
+
+
+_too_many_bookings_message = lazy(_too_many_bookings_text, str)

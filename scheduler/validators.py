@@ -24,3 +24,18 @@ def no_control_characters(value: str) -> None:
 def no_control_characters_but_newlines(value: str) -> None:
     if CONTROL_BUT_NEWLINES.search(value):
         raise ValidationError(_("Control characters are not allowed here."))
+
+
+# A web address or anything a mail client would turn into a link: a scheme, "www.", or a
+# dot (also the full-width and ideographic ones) between a word and two or more letters.
+LINK = re.compile(
+    r"(?i)(?:[a-z][a-z0-9+.\-]*:/|www[.\u3002\uff0e\uff61]|\w[.\u3002\uff0e\uff61][^\W\d_]{2,})"
+)
+
+
+def no_links(value: str) -> None:
+    """A name is not a place for a web address (the practice mails it to whoever booked)."""
+    if LINK.search(value):
+        raise ValidationError(
+            _("Please enter your name without a web address or link."), code="link_in_name"
+        )

@@ -103,7 +103,7 @@ def _queue(
     if invite is not None:
         # As a calendar part (clients show accept buttons) and as an attachment to open.
         message.attach_alternative(invite.decode(), f"text/calendar; method={method}")
-        message.attach("invite.ics", invite, f"text/calendar; method={method}; charset=utf-8")
+        message.attach("invite.ics", invite, f"text/calendar; method={method}")
     return outbox.mail_enqueue(message, practitioner_id=practitioner_id, now=now, question=question)
 
 

@@ -29,6 +29,18 @@ def test_compose_has_every_service_with_healthcheck_and_restart_policy():
         )
 
 
+def test_web_is_published_on_loopback_only_behind_the_trusted_proxy():
+    # NUM_PROXIES=1 trusts the last X-Forwarded-For hop: only the proxy on this host may
+    # reach gunicorn, or anyone could name their own address and escape the limits.
+    example = (ROOT / ".env.example").read_text()
+    assert re.search(r"^NUM_PROXIES=[1-9]", example, re.M)
+    for name, service in SERVICES.items():
+        for port in service.get("ports", []):
+            spec = port if isinstance(port, str) else f"{port.get('host_ip', '')}:{port}"
+            assert spec.startswith(("127.0.0.1:", "[::1]:")), f"{name} publishes {port}"
+    assert SERVICES["web"]["ports"], "web is reachable for the proxy on loopback"
+
+
 def _commands(service):
     command = service["command"]
     text = command[-1] if command[:2] == ["sh", "-c"] else " ".join(command)
@@ -84,6 +96,7 @@ def test_production_settings_pass_check_deploy_and_require_a_secret_key():
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "afspraak.example.nl",
+        "EMAIL_URL": "smtp+tls://user:password@smtp.example.nl:587",
     }
     done = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -104,3 +117,23 @@ def test_production_settings_pass_check_deploy_and_require_a_secret_key():
         check=False,
     )
     assert done.returncode != 0 and "SECRET_KEY" in done.stderr
+
+
+def test_production_settings_refuse_to_start_without_email_url():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "afspraak.example.nl",
+    }
+    env.pop("EMAIL_URL", None)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr and "EMAIL_URL" in done.stderr

@@ -1,10 +1,12 @@
 import re
+from contextlib import nullcontext
 from datetime import timedelta
 
 from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -12,6 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api.authentication import OptionalSessionAuthentication, OptionalTokenAuthentication
 from api.fields import AwareDateTimeField, BoundedDateField, StrictCharField, StrictIntegerField
 from api.permissions import IsPractitioner
 from api.serializers import ErrorSerializer, IntervalSerializer, local_days
@@ -24,9 +27,10 @@ from scheduler.booking import (
     booking_create,
     booking_reschedule,
 )
+from scheduler.exceptions import SchedulingError
 from scheduler.models import AppointmentType, Booking
 from scheduler.selectors import booking_list
-from scheduler.validators import no_markup, phone_characters
+from scheduler.validators import no_links, no_markup, phone_characters
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 MAX_LIST_DAYS = 400
@@ -35,7 +39,7 @@ MAX_LIST_DAYS = 400
 class BookingInputSerializer(serializers.Serializer):
     appointment_type = StrictIntegerField(min_value=1, max_value=2**63 - 1)
     start = AwareDateTimeField(help_text="The slot's start, with its UTC offset")
-    name = StrictCharField(max_length=200, validators=[no_markup])
+    name = StrictCharField(max_length=200, validators=[no_markup, no_links])
     email = serializers.EmailField(max_length=254)
     phone = StrictCharField(
         max_length=40, allow_blank=True, default="", validators=[phone_characters]
@@ -127,10 +131,14 @@ class BookingListCreateApi(APIView):
         return [BookingThrottle()] if self.request.method == "POST" else []
 
     def get_authenticators(self):
-        # Booking is anonymous: a stale session cookie must not demand a CSRF token.
+        # Booking is public: a stale session cookie must not demand a CSRF token, nor a
+        # bad token refuse the request. Credentials that hold tell the practitioner's own
+        # bookings (not capped per e-mail address) from a client's.
         request = getattr(self, "request", None)
         if request is not None and request.method == "POST":
-            return []
+            if getattr(self, "swagger_fake_view", False):
+                return []  # the schema: public, no credentials needed
+            return [OptionalTokenAuthentication(), OptionalSessionAuthentication()]
         return super().get_authenticators()
 
     @extend_schema(
@@ -169,6 +177,19 @@ class BookingListCreateApi(APIView):
         tags=["public"],
     )
     def post(self, request):
+        # Messages in the client's language: the body's `language`, else Accept-Language.
+        language = request.data.get("language") if isinstance(request.data, dict) else None
+        known = isinstance(language, str) and language in Booking.Language.values
+        with translation.override(language) if known else nullcontext():
+            try:
+                response = self._book(request)
+            except SchedulingError as exc:
+                exc.detail = str(exc.detail)  # rendered after the language is restored
+                raise
+        add_never_cache_headers(response)  # the body holds the manage link
+        return response
+
+    def _book(self, request):
         key = request.headers.get("Idempotency-Key")
         if key is not None and not IDEMPOTENCY_KEY.match(key):
             raise serializers.ValidationError(
@@ -196,6 +217,7 @@ class BookingListCreateApi(APIView):
             ),
             now=timezone.now(),
             idempotency_key=key,
+            by_practitioner=_is_own_practitioner(request, appointment_type),
         )
         manage_url = (
             request.build_absolute_uri(reverse("manage-page", args=[result.manage_token]))
@@ -206,10 +228,23 @@ class BookingListCreateApi(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+def _is_own_practitioner(request, appointment_type: AppointmentType) -> bool:
+    """The logged-in practitioner (token or session) books in their own agenda."""
+    user = request.user
+    practitioner = getattr(user, "practitioner", None) if user.is_authenticated else None
+    return practitioner is not None and practitioner.pk == appointment_type.practitioner_id
+
+
 class ManageBaseApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []
     throttle_classes = [ManageThrottle]
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # The booking behind a secret link: no browser or proxy may keep a copy.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        return response
 
     def _booking(self, token: str) -> Booking:
         booking = booking_by_manage_token(token)

@@ -1,4 +1,5 @@
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -51,7 +52,11 @@ class ClientErasedSerializer(serializers.Serializer):
 
 
 class ClientExportApi(APIView):
-    """All data the practice holds about one client (AVG/GDPR access request)."""
+    """All data the practice holds about one client (AVG/GDPR access request).
+
+    POST `{"email"}` is the form to use: the address stays out of URLs, and so out of
+    access logs, proxies and browser history. GET `?email=` still works (kept for
+    compatibility; logs show its query string as [redacted])."""
 
     permission_classes = [IsPractitioner]
 
@@ -59,15 +64,30 @@ class ClientExportApi(APIView):
         parameters=[OpenApiParameter("email", OpenApiTypes.EMAIL, required=True)],
         responses=ClientExportSerializer,
         tags=["clients"],
+        description="Kept for compatibility; prefer POST, which keeps the address out of URLs.",
     )
     def get(self, request):
-        query = ClientEmailSerializer(data=request.query_params)
+        return self._export(request, request.query_params)
+
+    @extend_schema(
+        request=ClientEmailSerializer,
+        responses=ClientExportSerializer,
+        tags=["clients"],
+        operation_id="clients_export_by_body",
+    )
+    def post(self, request):
+        return self._export(request, request.data)
+
+    def _export(self, request, data) -> Response:
+        query = ClientEmailSerializer(data=data)
         query.is_valid(raise_exception=True)
-        return Response(
+        response = Response(
             client_data_export(
                 practitioner=request.user.practitioner, email=query.validated_data["email"]
             )
         )
+        add_never_cache_headers(response)  # personal data
+        return response
 
 
 class ClientEraseApi(APIView):

@@ -230,7 +230,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.exception_handler.exception_handler",
@@ -302,6 +302,10 @@ TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
 # Clients may cancel or reschedule online until this many hours before the appointment.
 CLIENT_CHANGE_NOTICE_HOURS = env.int("CLIENT_CHANGE_NOTICE_HOURS", default=24)
 DEFAULT_PRACTITIONER = env("DEFAULT_PRACTITIONER", default="")
+# One client e-mail address may hold at most this many upcoming bookings (a series counts
+# once) with one practitioner, online; the practitioner's own bookings are not limited.
+# 0 turns the cap off.
+MAX_UPCOMING_BOOKINGS_PER_EMAIL = env.int("MAX_UPCOMING_BOOKINGS_PER_EMAIL", default=3)
 # Client data of bookings that ended longer ago than this is anonymised (AVG/GDPR); questions
 # older than this are deleted.
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=730)

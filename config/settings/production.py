@@ -1,10 +1,19 @@
 """Production: secrets are required, cookies and transport are secure."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import env
 
 from .base import *  # noqa: F403
 
 SECRET_KEY = env("SECRET_KEY")
+# Client mail (confirmations with manage links) must really leave: the file backend that
+# base falls back to is for development only.
+if not env("EMAIL_URL", default="").strip():
+    raise ImproperlyConfigured(
+        "Set EMAIL_URL (e.g. smtp+tls://user:password@host:587): production sends client "
+        "mail; the file backend is for development only."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 # Off in production. On (a local trial of this image), it serves plain HTTP on loopback
 # without redirects or secure-only cookies.

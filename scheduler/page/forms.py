@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from scheduler.validators import (
     no_control_characters,
     no_control_characters_but_newlines,
+    no_links,
     no_markup,
     phone_characters,
 )
@@ -11,7 +12,9 @@ from scheduler.validators import (
 
 class BookingForm(forms.Form):
     name = forms.CharField(
-        label=_("Name"), max_length=200, validators=[no_control_characters, no_markup]
+        label=_("Name"),
+        max_length=200,
+        validators=[no_control_characters, no_markup, no_links],
     )
     email = forms.EmailField(label=_("E-mail"), max_length=254)
     phone = forms.CharField(

@@ -20,4 +20,5 @@ urlpatterns = [
         name="manage-reschedule",
     ),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

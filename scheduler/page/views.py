@@ -3,14 +3,17 @@
 Everything works without JavaScript; views only parse input, call the domain and render.
 """
 
+import functools
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods
 
 from config.throttling import BookingThrottle, QuestionThrottle
@@ -22,7 +25,7 @@ from scheduler.booking import (
     booking_create,
     booking_reschedule,
 )
-from scheduler.exceptions import SchedulingError, SlotUnavailable
+from scheduler.exceptions import SchedulingError, SlotUnavailable, TooManyBookings
 from scheduler.models import AppointmentType, Booking, Practitioner
 from scheduler.page.forms import BookingForm, QuestionForm
 from scheduler.questions import question_create
@@ -31,6 +34,18 @@ from scheduler.slots import available_slots, find_slot
 
 WEEKS_TO_SEARCH = 8
 ALTERNATIVES = 3
+FAVICON = Path(__file__).resolve().parent.parent / "static/scheduler/favicon.ico"
+
+
+@cache_control(public=True, max_age=7 * 24 * 3600)
+def favicon(request):
+    """/favicon.ico, which browsers (and the pages' <link rel="icon">) ask for."""
+    return HttpResponse(_favicon_bytes(), content_type="image/x-icon")
+
+
+@functools.cache
+def _favicon_bytes() -> bytes:
+    return FAVICON.read_bytes()
 
 
 def home(request, slug=None):
@@ -92,6 +107,11 @@ def book_confirm(request, slug, type_id):
             )
         except SlotUnavailable:
             return _render_week(request, practitioner, appointment_type, taken=slot.start)
+        except TooManyBookings as exc:
+            form.add_error(None, exc.detail)
+            response = _render_confirm(request, practitioner, appointment_type, slot, form)
+            response.status_code = 409
+            return response
         return redirect(reverse("manage-page", args=[result.manage_token]) + "?booked=1")
     return _render_confirm(request, practitioner, appointment_type, slot, form)
 
@@ -142,6 +162,7 @@ def question(request, slug):
     )
 
 
+@never_cache  # the booking behind a secret link: no browser or proxy may keep a copy
 @require_http_methods(["GET", "POST"])
 def manage_page(request, token):
     booking = _booking(token)
@@ -177,6 +198,7 @@ def manage_page(request, token):
     )
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def manage_reschedule(request, token):
     booking = _booking(token)

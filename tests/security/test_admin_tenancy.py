@@ -84,7 +84,9 @@ def test_direct_urls_to_another_practices_objects_are_404_and_change_nothing(pra
     assert snapshot(a) == before
 
 
-def test_bulk_actions_ignore_another_practices_ids(practices, monkeypatch):
+def test_bulk_actions_ignore_another_practices_ids(
+    practices, monkeypatch, django_capture_on_commit_callbacks
+):
     a, b = practices
     before = snapshot(a)
     for kind in ("type", "override", "busy", "connection"):
@@ -93,12 +95,20 @@ def test_bulk_actions_ignore_another_practices_ids(practices, monkeypatch):
             {"action": "delete_selected", "_selected_action": [objects(a)[kind].pk], "post": "yes"},
         )
     synced = []
-    monkeypatch.setattr(tasks.ics_sync, "delay", lambda *args, **kw: synced.append(args))
-    b.client.post(URLS["connection"], {"action": "sync_now", "_selected_action": [a.connection.pk]})
+    monkeypatch.setattr(
+        tasks.ics_sync, "apply_async", lambda args=(), **kw: synced.append(tuple(args))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        b.client.post(
+            URLS["connection"], {"action": "sync_now", "_selected_action": [a.connection.pk]}
+        )
     assert synced == []
     assert snapshot(a) == before
     # The same action on one's own works.
-    a.client.post(URLS["connection"], {"action": "sync_now", "_selected_action": [a.connection.pk]})
+    with django_capture_on_commit_callbacks(execute=True):
+        a.client.post(
+            URLS["connection"], {"action": "sync_now", "_selected_action": [a.connection.pk]}
+        )
     assert synced == [(a.connection.pk,)]
 
 
