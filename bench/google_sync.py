@@ -125,7 +125,7 @@ def _pull_case(fake, connection):
     from django.utils import timezone
 
     from scheduler.models import BusyBlock
-    from sync.google import service as google
+    from sync.google.pull import google_connection_pull
 
     now = timezone.now()
     ids = []
@@ -141,13 +141,13 @@ def _pull_case(fake, connection):
         )
         ids.append(created["id"])
     began = time.perf_counter()
-    google.google_connection_pull(connection=connection, now=timezone.now())
+    google_connection_pull(connection=connection, now=timezone.now())
     full = time.perf_counter() - began
     stored = BusyBlock.objects.filter(source__startswith="google:").count()
     for event_id in ids[:50]:
         fake.patch_event("primary", event_id, {"transparency": "transparent"})
     began = time.perf_counter()
-    google.google_connection_pull(connection=connection, now=timezone.now())
+    google_connection_pull(connection=connection, now=timezone.now())
     incremental = time.perf_counter() - began
     left = BusyBlock.objects.filter(source__startswith="google:").count()
     print(

@@ -12,6 +12,7 @@ from scheduler.models import BusyBlock, Practitioner, Session
 from scheduler.practice import schedule_changed
 from scheduler.slots import BusyIndex
 from scheduler.types import Interval
+from sync.connections import MIRROR_PAST, connection_error_record
 from sync.ics.fetch import FeedFetchError, check_address, download, normalise_feed_url
 from sync.ics.subscribe import ics_busy_blocks
 from sync.models import CalendarConnection
@@ -19,7 +20,6 @@ from sync.models import CalendarConnection
 log = logging.getLogger(__name__)
 
 # Busy time is mirrored a little into the past (a session today may start before now).
-MIRROR_PAST = timedelta(days=1)
 MIN_HORIZON_DAYS = 120
 
 
@@ -109,11 +109,11 @@ def ics_connection_sync(*, connection: CalendarConnection, now: datetime, force:
             block_all_day=connection.block_all_day,
         )
     except FeedFetchError as exc:
-        _record_error(connection, str(exc))
+        connection_error_record(connection, str(exc))
         return True
     except Exception as exc:  # a feed can break the parser in ways nobody lists
         log.exception("calendar %s could not be read", connection.pk)
-        _record_error(connection, f"The calendar could not be read: {str(exc)[:300]}")
+        connection_error_record(connection, f"The calendar could not be read: {str(exc)[:300]}")
         return True
     with transaction.atomic():
         if not CalendarConnection.objects.select_for_update().filter(pk=connection.pk).exists():
@@ -185,15 +185,6 @@ def _record_success(connection: CalendarConnection, now: datetime, fetched) -> N
         warnings=connection.warnings,
         content_hash=connection.content_hash,
         import_context=connection.import_context,
-    )
-
-
-def _record_error(connection: CalendarConnection, message: str) -> None:
-    log.warning("calendar %s sync failed: %s", connection.pk, message)
-    connection.status = CalendarConnection.Status.ERROR
-    connection.last_error = message[:2000]
-    CalendarConnection.objects.filter(pk=connection.pk).update(
-        status=connection.status, last_error=connection.last_error
     )
 
 

@@ -159,7 +159,7 @@ def deliver_due(
         elif item.kind == OutboxItem.Kind.GOOGLE_REVOKE:
             delivered += _revoke_deliver(item, now)
         else:
-            from sync.google.service import push_item_deliver
+            from sync.google.push import push_item_deliver
 
             delivered += push_item_deliver(item, now=now, services=google_services)
     return delivered
@@ -195,7 +195,7 @@ def _mail_deliver(item: OutboxItem, now: datetime) -> int:
 
 
 def _revoke_deliver(item: OutboxItem, now: datetime) -> int:
-    from sync.google.service import google_token_revoke
+    from sync.google.oauth import google_token_revoke
 
     try:
         google_token_revoke(item.message)

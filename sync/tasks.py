@@ -12,7 +12,8 @@ from django.utils import timezone
 from scheduler.privacy import client_data_anonymise_expired
 from sync import mail, outbox
 from sync.calendars import ics_connection_sync, ics_connections_due
-from sync.google import service as google
+from sync.google.pull import google_connection_pull, google_connection_setup
+from sync.google.watch import channels_renew
 from sync.models import CalendarConnection, Heartbeat
 
 WORKER_HEARTBEAT = "worker"
@@ -87,7 +88,7 @@ def google_pull(connection_id: int) -> None:
         pk=connection_id, kind=CalendarConnection.Kind.GOOGLE
     ).first()
     if connection is not None:
-        google.google_connection_pull(connection=connection, now=timezone.now())
+        google_connection_pull(connection=connection, now=timezone.now())
 
 
 @shared_task(name="sync.tasks.google_pull_due", ignore_result=True)
@@ -109,14 +110,14 @@ def google_channels_renew() -> None:
     for connection in CalendarConnection.objects.filter(
         kind=CalendarConnection.Kind.GOOGLE, status=CalendarConnection.Status.OK
     ):
-        google.channels_renew(connection=connection, now=timezone.now())
+        channels_renew(connection=connection, now=timezone.now())
 
 
 @shared_task(name="sync.tasks.google_setup", ignore_result=True)
 def google_setup(connection_id: int) -> None:
     connection = CalendarConnection.objects.filter(pk=connection_id).first()
     if connection is not None:
-        google.google_connection_setup(connection=connection, now=timezone.now())
+        google_connection_setup(connection=connection, now=timezone.now())
 
 
 @shared_task(name="sync.tasks.privacy_retention", ignore_result=True)

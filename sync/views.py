@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from sync import tasks
-from sync.google.service import OAuthFailed, google_connect_finish
+from sync.google.oauth import OAuthFailed, google_connect_finish
 from sync.ics.export import FeedWindow, feed_build, feed_etag, feed_last_modified
 from sync.models import FeedToken, GoogleCalendarSync
 

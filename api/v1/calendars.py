@@ -14,7 +14,7 @@ from sync.calendars import (
     calendar_connection_update,
     ics_connection_create,
 )
-from sync.google.service import google_connect_start, google_connection_disconnect
+from sync.google.oauth import google_connect_start, google_connection_disconnect
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection
 from sync.tasks import after_commit, google_pull, ics_sync

@@ -1,4 +1,5 @@
-"""The only module that talks to Google: builds the official client for a connection.
+"""The one module that imports Google's libraries: the official client for a connection,
+the OAuth flow, and what their errors mean.
 
 httplib2 is not thread-safe, so every task builds its own client. The endpoints come from
 settings (GOOGLE_API_ENDPOINT, GOOGLE_TOKEN_URI), so tests point it at a fake server.
@@ -13,6 +14,7 @@ from django.conf import settings
 from google.auth.transport.requests import Request
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
+from google_auth_oauthlib.flow import Flow
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
@@ -23,6 +25,8 @@ SCOPES = [
     "https://www.googleapis.com/auth/calendar.events",
     "https://www.googleapis.com/auth/calendar.readonly",
 ]
+# Network and auth trouble that is not a refused grant: retried, and shown on the connection.
+TRANSIENT = (OSError, TimeoutError, httplib2.HttpLib2Error, google.auth.exceptions.GoogleAuthError)
 # The client's own retries for 5xx, 429 and rate-limit 403s, with exponential backoff.
 NUM_RETRIES = 3
 
@@ -86,6 +90,10 @@ def _store_access_token(connection: CalendarConnection, creds: Credentials) -> N
     )
 
 
+def oauth_flow(config: dict, *, scopes, redirect_uri: str, state: str | None) -> Flow:
+    return Flow.from_client_config(config, scopes=scopes, redirect_uri=redirect_uri, state=state)
+
+
 def revoke(token: str) -> None:
     """Ask Google to forget a token; a token it does not know counts as revoked."""
     requests.post(
@@ -109,9 +117,14 @@ def reason_of(error: HttpError) -> str:
 
 __all__ = [
     "NUM_RETRIES",
+    "SCOPES",
+    "TRANSIENT",
     "HttpError",
     "ReconnectNeeded",
     "calendar_service",
+    "oauth_flow",
+    "reason_of",
     "refused_grant",
     "revoke",
+    "status_of",
 ]

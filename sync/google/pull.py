@@ -10,14 +10,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import transaction
 
-from scheduler.models import BusyBlock
+from scheduler.models import Booking, BusyBlock
 from scheduler.practice import schedule_changed
-from sync.google.client import NUM_RETRIES, HttpError, status_of
+from sync import outbox
+from sync.connections import MIRROR_PAST, connection_error_record
+from sync.google.client import NUM_RETRIES, TRANSIENT, HttpError, status_of
+from sync.google.connection import service_or_alert, trouble
 from sync.google.push import OWN_EVENT_PROPERTY
-from sync.models import CalendarConnection, GoogleCalendarSync
+from sync.google.watch import channels_renew
+from sync.models import CalendarConnection, GoogleCalendarSync, GoogleEvent
 
 PAGE_SIZE = 2500
-MIRROR_PAST = timedelta(days=1)
 
 
 def calendar_pull(*, sync: GoogleCalendarSync, service, now: datetime) -> int:
@@ -129,3 +132,79 @@ def _blocks_time(event, connection: CalendarConnection) -> bool:
         if attendee.get("self") and attendee.get("responseStatus") == "declined":
             return False
     return not ("date" in event.get("start", {}) and not connection.block_all_day)
+
+
+def google_connection_pull(*, connection: CalendarConnection, now: datetime, service=None) -> None:
+    service = service or service_or_alert(connection, now)
+    if service is None:
+        return
+    CalendarConnection.objects.filter(pk=connection.pk).update(last_synced_at=now)
+    wanted = connection.busy_calendar_ids or ["primary"]
+    stale = connection.google_calendars.exclude(calendar_id__in=wanted)
+    for sync in stale:
+        BusyBlock.objects.filter(source=sync.busy_source).delete()
+    stale.delete()
+    try:
+        for calendar_id in wanted:
+            sync, _ = GoogleCalendarSync.objects.get_or_create(
+                connection=connection, calendar_id=calendar_id
+            )
+            calendar_pull(sync=sync, service=service, now=now)
+    except HttpError as error:
+        connection_error_record(connection, f"Reading Google Calendar failed ({status_of(error)}).")
+        return
+    except TRANSIENT as error:
+        trouble(connection, error, now, "Reading Google Calendar failed")
+        return
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=CalendarConnection.Status.OK, last_success_at=now, last_error=""
+    )
+
+
+def google_connection_setup(*, connection: CalendarConnection, now: datetime) -> None:
+    """After connecting: list calendars, default to primary both ways, deliver what
+    waited, pull and watch. Connected to another Google account than before: the old
+    account's mirror and event links are dropped and every live session is pushed anew."""
+    service = service_or_alert(connection, now)
+    if service is None:
+        return
+    try:
+        items = service.calendarList().list().execute(num_retries=3).get("items", [])
+    except HttpError as error:
+        connection_error_record(connection, f"Reading Google Calendar failed ({status_of(error)}).")
+        return
+    except TRANSIENT as error:
+        trouble(connection, error, now, "Reading Google Calendar failed")
+        return
+    account = next((c["id"] for c in items if c.get("primary")), "")
+    if connection.google_account and account and account != connection.google_account:
+        _account_changed(connection, now)
+    connection.google_account = account or connection.google_account
+    connection.available_calendars = [
+        {"id": c["id"], "summary": c.get("summary", ""), "primary": bool(c.get("primary"))}
+        for c in items
+    ]
+    if not connection.busy_calendar_ids:
+        connection.busy_calendar_ids = ["primary"]
+    connection.save(update_fields=["google_account", "available_calendars", "busy_calendar_ids"])
+    outbox.deliver_due(now=now, connection_id=connection.pk)
+    google_connection_pull(connection=connection, now=now, service=service)
+    channels_renew(connection=connection, now=now, service=service)
+
+
+def _account_changed(connection: CalendarConnection, now: datetime) -> None:
+    with transaction.atomic():
+        BusyBlock.objects.filter(source__startswith=f"google:{connection.pk}:").delete()
+        connection.google_calendars.all().delete()
+        GoogleEvent.objects.filter(connection=connection).delete()
+        connection.busy_calendar_ids = ["primary"]
+        connection.push_calendar_id = "primary"
+        connection.save(update_fields=["busy_calendar_ids", "push_calendar_id"])
+        live = Booking.objects.filter(
+            practitioner_id=connection.practitioner_id,
+            status=Booking.Status.CONFIRMED,
+            sessions__end__gt=now,
+        ).distinct()
+        for booking in live:
+            outbox.pushes_enqueue(booking=booking, now=now)
+        schedule_changed(connection.practitioner_id)

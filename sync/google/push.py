@@ -8,13 +8,24 @@ read it again and retry with the new etag.
 
 import base64
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.urls import reverse
 
 from scheduler.models import Booking, Session
-from sync.google.client import NUM_RETRIES, HttpError, status_of
-from sync.models import CalendarConnection, GoogleEvent
+from sync import outbox
+from sync.connections import connection_error_record
+from sync.google.client import (
+    NUM_RETRIES,
+    TRANSIENT,
+    HttpError,
+    reason_of,
+    refused_grant,
+    status_of,
+)
+from sync.google.connection import reconnect_needed, service_or_alert
+from sync.models import CalendarConnection, GoogleEvent, OutboxItem
 
 OWN_EVENT_PROPERTY = "bsrScheduler"
 
@@ -166,3 +177,50 @@ def _remember(connection, session, calendar_id, event_id, *, etag: str, deleted:
             "deleted": deleted,
         },
     )
+
+
+RETRYABLE = {429, 500, 502, 503, 504}
+RATE_LIMIT_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
+
+
+def push_item_deliver(item: OutboxItem, *, now: datetime, services: dict) -> int:
+    """Deliver one claimed outbox item: make Google match its session. 1 when done."""
+    connection = item.connection
+    if connection.pk not in services:
+        services[connection.pk] = service_or_alert(connection, now)
+    service = services[connection.pk]
+    if service is None:
+        return 0
+    session = item.session
+    # The rows this push answers for: those pending now. A change committed after the
+    # session is read below leaves its own row pending for the next drain.
+    pending = list(
+        OutboxItem.objects.filter(
+            connection=connection, session=session, done_at__isnull=True
+        ).values_list("pk", flat=True)
+    )
+    try:
+        session.refresh_from_db()
+        session_push(connection=connection, session=session, service=service)
+    except HttpError as error:
+        status, reason = status_of(error), reason_of(error)
+        if status in RETRYABLE or (status == 403 and reason in RATE_LIMIT_REASONS):
+            outbox.retry_later(item, f"Google answered {status} {reason}".strip(), now)
+        else:
+            message = f"Google refused the change ({status} {reason}): {error}"[:2000]
+            outbox.retry_later(item, message, now, at_least=timedelta(hours=1))
+            connection_error_record(connection, message)
+        return 0
+    except (*TRANSIENT, RuntimeError) as error:  # dropped connections, timeouts, auth trouble
+        if refused_grant(error):
+            services[connection.pk] = None  # no more calls for this connection
+            reconnect_needed(connection=connection, message=str(error), now=now)
+            return 0
+        outbox.retry_later(item, f"{type(error).__name__}: {error}"[:2000], now)
+        connection_error_record(connection, f"Sending to Google failed: {type(error).__name__}.")
+        return 0
+    outbox.done(*pending, now=now)
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=CalendarConnection.Status.OK, last_success_at=now, last_error=""
+    )
+    return 1

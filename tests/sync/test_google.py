@@ -14,9 +14,10 @@ from rest_framework.test import APIClient
 from scheduler.booking import ClientDetails, booking_cancel, booking_create, booking_reschedule
 from scheduler.models import BusyBlock, Session
 from sync import outbox
-from sync.google import service as google
+from sync.google.pull import google_connection_pull, google_connection_setup
 from sync.google.push import OWN_EVENT_PROPERTY, event_id_for
 from sync.google.tokens import decrypt_token
+from sync.google.watch import channels_renew
 from sync.models import CalendarConnection, GoogleCalendarSync, OutboxItem
 from tests import factories
 from tests.fakes.google_server import FakeGoogleCalendar
@@ -210,7 +211,7 @@ def test_other_4xx_stops_and_shows_on_the_connection(fake, practice, connection)
 
 
 def pull(connection):
-    google.google_connection_pull(connection=connection, now=timezone.now())
+    google_connection_pull(connection=connection, now=timezone.now())
     connection.refresh_from_db()
 
 
@@ -343,7 +344,7 @@ def test_disconnect_revokes_and_removes_the_mirror(
 @pytest.mark.django_db(transaction=True)
 def test_push_notification_pulls_at_once(fake, practice, connection, live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    google.google_connection_setup(connection=connection, now=timezone.now())
+    google_connection_setup(connection=connection, now=timezone.now())
     sync = GoogleCalendarSync.objects.get()
     assert sync.channel_id and sync.channel_id in fake.channels
     fake.insert_event("primary", event(at(0, 10), at(0, 11)))
@@ -362,10 +363,10 @@ def test_push_notification_pulls_at_once(fake, practice, connection, live_server
 
 
 def test_channels_are_renewed_before_they_expire(fake, practice, connection):
-    google.google_connection_setup(connection=connection, now=timezone.now())
+    google_connection_setup(connection=connection, now=timezone.now())
     sync = GoogleCalendarSync.objects.get()
     old = sync.channel_id
-    google.channels_renew(connection=connection, now=sync.channel_expires_at - timedelta(hours=12))
+    channels_renew(connection=connection, now=sync.channel_expires_at - timedelta(hours=12))
     sync.refresh_from_db()
     assert sync.channel_id != old
     assert fake.channels[old]["stopped"] and not fake.channels[sync.channel_id]["stopped"]
@@ -437,7 +438,7 @@ def test_revoked_in_the_google_account_while_the_access_token_looks_valid(
     hits = len(fake.requests)
     drain(until_empty=False)
     pull(connection)
-    google.channels_renew(connection=connection, now=timezone.now() + timedelta(days=30))
+    channels_renew(connection=connection, now=timezone.now() + timedelta(days=30))
     assert len(fake.requests) == hits  # no more calls while it needs the practitioner
     assert len([m for m in mailoutbox if "Google" in m.subject]) == 1
     assert pending_pushes().count() == 1
@@ -464,7 +465,7 @@ def test_reconnecting_with_another_google_account_drops_the_old_mirror(
 ):
     person, follow_up = practice
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
-    google.google_connection_setup(connection=connection, now=timezone.now())
+    google_connection_setup(connection=connection, now=timezone.now())
     fake.insert_event("primary", event(at(0, 10), at(0, 11)))
     pull(connection)
     with django_capture_on_commit_callbacks(execute=True):

@@ -4,7 +4,8 @@ from django.utils import timezone
 from scheduler.models import Practitioner
 from sync import outbox
 from sync.calendars import ics_connection_sync
-from sync.google import service as google
+from sync.google.pull import google_connection_pull
+from sync.google.watch import channels_renew
 from sync.models import CalendarConnection
 
 
@@ -25,8 +26,8 @@ class Command(BaseCommand):
                 ics_connection_sync(connection=connection, now=timezone.now(), force=True)
             else:
                 outbox.deliver_due(now=timezone.now(), connection_id=connection.pk)
-                google.google_connection_pull(connection=connection, now=timezone.now())
-                google.channels_renew(connection=connection, now=timezone.now())
+                google_connection_pull(connection=connection, now=timezone.now())
+                channels_renew(connection=connection, now=timezone.now())
             connection.refresh_from_db()
             outcome = connection.last_error or connection.status
             label = connection.name or connection.url

@@ -1,0 +1,22 @@
+"""What every calendar connection shares, whatever its kind."""
+
+import logging
+from datetime import timedelta
+
+from sync.models import CalendarConnection
+
+log = logging.getLogger(__name__)
+
+# Busy time is mirrored from this long ago: a session that started a moment ago still
+# blocks its buffer, and nothing older matters to the slots offered.
+MIRROR_PAST = timedelta(days=1)
+
+
+def connection_error_record(connection: CalendarConnection, message: str) -> None:
+    """Show the trouble on the connection (status error, the message as last_error)."""
+    log.warning("calendar connection %s: %s", connection.pk, message)
+    connection.status = CalendarConnection.Status.ERROR
+    connection.last_error = message[:2000]
+    CalendarConnection.objects.filter(pk=connection.pk).update(
+        status=connection.status, last_error=connection.last_error
+    )
