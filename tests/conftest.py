@@ -31,13 +31,14 @@ FROZEN_DAYS = [
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` are skipped, with a reason, on any other database.
 
-    A test at a `frozen_day` has the clock set before any other fixture of its scope runs,
-    so all of its data is made at the frozen instant."""
+    A test at a `frozen_day` (or the `frozen_clock`) has the clock set before any other
+    fixture of its scope runs, so all of its data is made at the frozen instant."""
     for item in items:
         names = getattr(item, "fixturenames", None)
-        if names and "frozen_day" in names:
-            names.remove("frozen_day")
-            names.insert(0, "frozen_day")
+        for clock in ("frozen_clock", "frozen_day"):
+            if names and clock in names:
+                names.remove(clock)
+                names.insert(0, clock)
     from django.conf import settings
 
     engine = settings.DATABASES["default"]["ENGINE"]
@@ -73,3 +74,15 @@ def frozen_day(request) -> datetime:
     """
     with time_machine.travel(request.param, tick=True):
         yield request.param
+
+
+# For a date-dependent test too slow to run at every one of FROZEN_DAYS: a Wednesday whose
+# next week holds the spring DST switch (Sunday 2027-03-28).
+FROZEN_CLOCK = datetime(2027, 3, 17, 10, 0, tzinfo=_AMSTERDAM)
+
+
+@pytest.fixture
+def frozen_clock() -> datetime:
+    """The clock set to FROZEN_CLOCK, ticking from there, like `frozen_day`."""
+    with time_machine.travel(FROZEN_CLOCK, tick=True):
+        yield FROZEN_CLOCK
