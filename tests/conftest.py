@@ -1,9 +1,44 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
+import time_machine
 from django.db import connection
+
+_AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+# The instants at which date-sensitive tests run: each day of one ordinary week at a
+# telling time of day (local Europe/Amsterdam time), and both DST switch days. Fixed, so a
+# test passes or fails the same whatever the real date; varied, so a test that only holds
+# on some weekdays or hours fails here and not on a CI run months later.
+FROZEN_DAYS = [
+    # 00:30 on Monday is still Sunday in UTC: local and UTC dates differ.
+    pytest.param(datetime(2027, 1, 18, 0, 30, tzinfo=_AMSTERDAM), id="mon-0030"),
+    pytest.param(datetime(2027, 1, 19, 9, 15, tzinfo=_AMSTERDAM), id="tue-0915"),  # working
+    pytest.param(datetime(2027, 1, 20, 12, 45, tzinfo=_AMSTERDAM), id="wed-1245"),  # lunch
+    pytest.param(datetime(2027, 1, 21, 16, 45, tzinfo=_AMSTERDAM), id="thu-1645"),  # last hour
+    pytest.param(datetime(2027, 1, 22, 17, 30, tzinfo=_AMSTERDAM), id="fri-1730"),  # weekend
+    pytest.param(datetime(2027, 1, 23, 13, 0, tzinfo=_AMSTERDAM), id="sat-1300"),
+    # 23:30 on Sunday: Monday's first times are less than a day away.
+    pytest.param(datetime(2027, 1, 24, 23, 30, tzinfo=_AMSTERDAM), id="sun-2330"),
+    # 01:30 CET on the last Sunday of March, half an hour before clocks go to 03:00 CEST.
+    pytest.param(datetime(2027, 3, 28, 1, 30, tzinfo=_AMSTERDAM), id="dst-spring-0130"),
+    # 02:30 CEST on the last Sunday of October, the first of that day's two 02:30s.
+    pytest.param(datetime(2027, 10, 31, 2, 30, tzinfo=_AMSTERDAM, fold=0), id="dst-autumn-0230"),
+]
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `postgres` are skipped, with a reason, on any other database."""
+    """Tests marked `postgres` are skipped, with a reason, on any other database.
+
+    A test at a `frozen_day` (or the `frozen_clock`) has the clock set before any other
+    fixture of its scope runs, so all of its data is made at the frozen instant."""
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        for clock in ("frozen_clock", "frozen_day"):
+            if names and clock in names:
+                names.remove(clock)
+                names.insert(0, clock)
     from django.conf import settings
 
     engine = settings.DATABASES["default"]["ENGINE"]
@@ -28,3 +63,26 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(params=FROZEN_DAYS)
+def frozen_day(request) -> datetime:
+    """The clock set to each of FROZEN_DAYS in turn (the test runs once per instant).
+
+    It keeps ticking from there (tick=True), so a live server, which runs in a thread of
+    this process and sees the same clock, and a browser waiting on it behave normally.
+    """
+    with time_machine.travel(request.param, tick=True):
+        yield request.param
+
+
+# For a date-dependent test too slow to run at every one of FROZEN_DAYS: a Wednesday whose
+# next week holds the spring DST switch (Sunday 2027-03-28).
+FROZEN_CLOCK = datetime(2027, 3, 17, 10, 0, tzinfo=_AMSTERDAM)
+
+
+@pytest.fixture
+def frozen_clock() -> datetime:
+    """The clock set to FROZEN_CLOCK, ticking from there, like `frozen_day`."""
+    with time_machine.travel(FROZEN_CLOCK, tick=True):
+        yield FROZEN_CLOCK

@@ -27,7 +27,7 @@ def _url(name: str) -> str:
     return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{name}"
 
 
-def test_backup_script_dump_restores_every_booking(tmp_path):
+def test_backup_script_dump_restores_every_booking(frozen_clock, tmp_path):
     owner = factories.practitioner()
     series = factories.intake_series(owner)
     follow_up = factories.appointment_type(owner, duration_minutes=30)

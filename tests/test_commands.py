@@ -76,7 +76,7 @@ def test_createpractitioner_refuses_an_existing_username():
     assert Practitioner.objects.count() == 1
 
 
-def test_demo_loads_a_practice_once_and_prints_where_to_look():
+def test_demo_loads_a_practice_once_and_prints_where_to_look(frozen_day):  # books from today
     first = "\n".join(run("demo"))
     practitioner = Practitioner.objects.get()
     assert practitioner.timezone == "Europe/Amsterdam"

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def desk():
+def desk(frozen_day):
     person = factories.practitioner()
     person.user.is_staff = person.user.is_superuser = True
     person.user.save()

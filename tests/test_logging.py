@@ -33,7 +33,7 @@ def log_output():
         logger.removeHandler(handler)
 
 
-def test_booking_flow_leaves_no_personal_data_or_token_in_logs(log_output):
+def test_booking_flow_leaves_no_personal_data_or_token_in_logs(frozen_day, log_output):
     owner = factories.practitioner()
     follow_up = factories.appointment_type(owner, duration_minutes=30)
     client = APIClient()

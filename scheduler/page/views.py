@@ -226,8 +226,13 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
     now = timezone.now()
     zone = practitioner.zone
     this_monday = _monday(timezone.localdate(now, timezone=zone))
+    # Which week to open: the one asked for, else the one of a time just taken, else (when
+    # rescheduling) the week of the booking's own first session, else this week.
     monday = _monday(
-        _date(request.GET.get("week")) or (taken and _local_day(taken, practitioner)) or this_monday
+        _date(request.GET.get("week"))
+        or (taken and _local_day(taken, practitioner))
+        or (booking and _booking_day(booking, practitioner))
+        or this_monday
     )
     monday = max(monday, this_monday)
     exclude = booking.pk if booking else None
@@ -373,3 +378,9 @@ def _local(instant: datetime, practitioner) -> datetime:
 
 def _local_day(instant: datetime, practitioner) -> date:
     return instant.astimezone(practitioner.zone).date()
+
+
+def _booking_day(booking: Booking, practitioner) -> date | None:
+    """The local date of the booking's first session, the one a reschedule moves from."""
+    first = booking.sessions.order_by("position").first()
+    return first and _local_day(first.start, practitioner)

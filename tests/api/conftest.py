@@ -31,7 +31,8 @@ def follow_up(practitioner):
 
 
 @pytest.fixture
-def monday():
-    """A Monday two to three weeks ahead, in the practitioner's zone."""
+def monday(frozen_day):
+    """A Monday two to three weeks ahead, in the practitioner's zone; the clock is at each of
+    FROZEN_DAYS in turn."""
     today = timezone.localdate(timezone=factories.AMSTERDAM)
     return today + timedelta(days=14 + (7 - today.weekday()) % 7)

@@ -544,7 +544,9 @@ def test_unknown_manage_token_is_a_404(anon):
     assert anon.get("/api/v1/manage/short/").status_code == 404
 
 
-def test_changes_inside_the_cancellation_window_are_refused(anon, practitioner, settings):
+def test_changes_inside_the_cancellation_window_are_refused(
+    frozen_day, anon, practitioner, settings
+):
     from django.utils import timezone as tz
 
     settings.CLIENT_CHANGE_NOTICE_HOURS = 24 * 30

@@ -77,7 +77,9 @@ def page_for(browser, live_server, settings):
 
 @pytest.fixture
 def practice(transactional_db):
-    """The demo shape: Mon-Fri hours, a 60/30/30 series on days 0/3/10 and a follow-up."""
+    """The demo shape: Mon-Fri hours, a 60/30/30 series on days 0/3/10 and a follow-up.
+
+    A test that reads the calendar with it also asks for `frozen_day`."""
     person = factories.practitioner(
         hours=[(time(9), time(12, 30)), (time(13, 30), time(17))], days=range(5)
     )
@@ -91,5 +93,6 @@ def practice(transactional_db):
 
 
 def next_monday():
+    """The first Monday after today, in Amsterdam (1 to 7 days ahead)."""
     today = timezone.localdate(timezone=factories.AMSTERDAM)
     return today + timedelta(days=7 - today.weekday())

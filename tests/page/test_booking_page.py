@@ -1,10 +1,12 @@
 """The booking page in a real browser (Debian chromium driven by Playwright)."""
 
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import icalendar
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from scheduler.booking import ClientDetails, booking_create
@@ -27,6 +29,22 @@ def first_time_button(page):
     return page.locator("ul.times a.button").first
 
 
+def first_changeable_time_button(page, weeks=4):
+    """The first time offered that the client may still cancel online afterwards: more than
+    CLIENT_CHANGE_NOTICE_HOURS ahead (an hour to spare for the ticking clock). Earlier times
+    are bookable too, but the manage page then rightly offers no cancel button. Goes on to
+    the next week while the week shown has no such time."""
+    cutoff = timezone.now() + timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS + 1)
+    for _ in range(weeks):
+        for button in page.locator("ul.times a.button").all():
+            start = datetime.fromisoformat(button.locator("time").get_attribute("datetime"))
+            if start > cutoff:
+                return button
+        page.get_by_role("link", name="Volgende week").click()
+        page.wait_for_load_state()
+    raise AssertionError(f"no time after {cutoff} in {weeks} weeks")
+
+
 def axe_violations(page):
     page.add_script_tag(path=str(AXE))
     result = page.evaluate("async () => await axe.run(document)")
@@ -38,7 +56,7 @@ def axe_violations(page):
 
 
 def test_new_client_books_the_series_in_dutch_and_cancels_through_the_mail_link(
-    page_for, practice, mailoutbox
+    frozen_day, page_for, practice, mailoutbox
 ):
     person, series, _ = practice
     page = page_for("nl-NL", "series-in-dutch")
@@ -50,7 +68,7 @@ def test_new_client_books_the_series_in_dutch_and_cancels_through_the_mail_link(
     page.shot("choose-type")
     page.get_by_role("link", name=re.compile("Kies een tijd.*eerste reeks")).click()
     page.shot("week")
-    first_time_button(page).click()
+    first_changeable_time_button(page).click()
     page.shot("confirm")
     dates = page.locator("ol li time").all_inner_texts()
     assert len(dates) == 3  # all three sessions are shown before confirming
@@ -69,7 +87,8 @@ def test_new_client_books_the_series_in_dutch_and_cancels_through_the_mail_link(
     link = re.search(r"http://\S+/manage/\S+/", client_mail.body).group(0)
 
     first_start = booking.sessions.order_by("position").first().start
-    week_url = f"/p/{person.slug}/book/{series.pk}/?week={first_start.date():%Y-%m-%d}"
+    first_day = first_start.astimezone(person.zone).date()
+    week_url = f"/p/{person.slug}/book/{series.pk}/?week={first_day:%Y-%m-%d}"
     page.goto(week_url)
     offered = page.locator("ul.times time").evaluate_all("els => els.map(e => e.dateTime)")
     assert first_start.astimezone(person.zone).isoformat() not in offered
@@ -103,7 +122,9 @@ def test_english_switch_and_accept_language(page_for, practice):
     ).is_visible()
 
 
-def test_slot_taken_between_viewing_and_confirming_offers_alternatives(page_for, practice):
+def test_slot_taken_between_viewing_and_confirming_offers_alternatives(
+    frozen_day, page_for, practice
+):
     person, _, follow_up = practice
     page = page_for("nl-NL", "slot-taken")
     page.goto(f"/p/{person.slug}/book/{follow_up.pk}/?week={next_monday():%Y-%m-%d}")
@@ -112,8 +133,6 @@ def test_slot_taken_between_viewing_and_confirming_offers_alternatives(page_for,
     button.click()
     fill_booking_form(page)
     # Someone else takes the same time while this client is typing.
-    from datetime import datetime
-
     booking_create(
         appointment_type=follow_up,
         start=datetime.fromisoformat(taken_at),
@@ -132,7 +151,7 @@ def test_slot_taken_between_viewing_and_confirming_offers_alternatives(page_for,
     assert Booking.objects.count() == 1
 
 
-def test_keyboard_only_booking(page_for, practice):
+def test_keyboard_only_booking(frozen_day, page_for, practice):
     person, _, _ = practice
     page = page_for("nl-NL", "keyboard")
     page.goto(f"/p/{person.slug}/")
@@ -166,7 +185,7 @@ def test_keyboard_only_booking(page_for, practice):
     assert Booking.objects.get().client_name == "Kees Toetsenbord"
 
 
-def test_pages_have_no_serious_accessibility_violations(page_for, practice):
+def test_pages_have_no_serious_accessibility_violations(frozen_day, page_for, practice):
     person, series, follow_up = practice
     page = page_for("nl-NL", "axe")
     booking_token = booking_create(

@@ -1,6 +1,7 @@
 """Page behaviour without a browser: reschedule, the question form's guards, bad input."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -15,14 +16,20 @@ from tests.page.conftest import next_monday
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def changeable_monday():
+    """A Monday 8 to 14 days ahead: its times are well outside the client change window
+    (CLIENT_CHANGE_NOTICE_HOURS), which next Monday's are not on a Sunday evening."""
+    return next_monday() + timedelta(days=7)
+
+
 def slots(appointment_type, day):
     inputs = slot_inputs(appointment_type=appointment_type, start=day, end=day)
     return available_slots(inputs, now=timezone.now(), start=day, end=day)
 
 
-def test_reschedule_through_the_manage_page(practice):
+def test_reschedule_through_the_manage_page(frozen_day, practice):
     _, _, follow_up = practice
-    day = next_monday()
+    day = changeable_monday()
     first, later = slots(follow_up, day)[0], slots(follow_up, day)[4]
     result = booking_create(
         appointment_type=follow_up,
@@ -43,9 +50,9 @@ def test_reschedule_through_the_manage_page(practice):
     assert "Uw afspraak is verzet." in page
 
 
-def test_reschedule_to_a_taken_time_shows_alternatives(practice):
+def test_reschedule_to_a_taken_time_shows_alternatives(frozen_day, practice):
     _, _, follow_up = practice
-    day = next_monday()
+    day = changeable_monday()
     free = slots(follow_up, day)
     mine = booking_create(
         appointment_type=follow_up,
@@ -97,7 +104,7 @@ def test_unknown_things_are_404s(practice, path):
 
 
 @pytest.mark.parametrize("start", ["", "abc", "-5", "99999999999999999999", "1.5"])
-def test_bad_start_on_the_confirm_page_shows_the_week_again(practice, start):
+def test_bad_start_on_the_confirm_page_shows_the_week_again(frozen_day, practice, start):
     person, _, follow_up = practice
     response = Client().get(f"/p/{person.slug}/book/{follow_up.pk}/confirm/?start={start}")
     assert response.status_code == 200
@@ -105,7 +112,7 @@ def test_bad_start_on_the_confirm_page_shows_the_week_again(practice, start):
     assert re.search(r"Week van \d+ \w+ \d{4}", page) and 'name="consent"' not in page
 
 
-def test_bad_week_parameter_falls_back_to_this_week(practice):
+def test_bad_week_parameter_falls_back_to_this_week(frozen_day, practice):
     person, _, follow_up = practice
     for week in ("not-a-date", "0001-01-01", "9999-12-31"):
         response = Client().get(f"/p/{person.slug}/book/{follow_up.pk}/?week={week}")

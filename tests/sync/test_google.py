@@ -113,7 +113,7 @@ def test_oauth_connect_with_pkce_stores_encrypted_tokens(
 
 
 def test_booking_pushes_one_private_event_per_session(
-    fake, practice, connection, django_capture_on_commit_callbacks
+    frozen_day, fake, practice, connection, django_capture_on_commit_callbacks
 ):
     person, _follow_up = practice
     series = factories.intake_series(person)
@@ -144,7 +144,7 @@ def test_booking_pushes_one_private_event_per_session(
 
 
 def test_random_faults_over_200_changes_end_with_exactly_the_live_sessions(
-    fake, practice, connection
+    frozen_clock, fake, practice, connection
 ):
     _person, follow_up = practice
     rng = random.Random(20261128)
@@ -194,7 +194,7 @@ def test_random_faults_over_200_changes_end_with_exactly_the_live_sessions(
     assert len(events) == sessions.count()
 
 
-def test_other_4xx_stops_and_shows_on_the_connection(fake, practice, connection):
+def test_other_4xx_stops_and_shows_on_the_connection(frozen_day, fake, practice, connection):
     _, follow_up = practice
     booking_create(
         appointment_type=follow_up,
@@ -228,7 +228,9 @@ def event(start, end, **extra):
     return {"start": {"dateTime": start.isoformat()}, "end": {"dateTime": end.isoformat()}, **extra}
 
 
-def test_pull_follows_created_moved_freed_and_deleted_events(fake, practice, connection):
+def test_pull_follows_created_moved_freed_and_deleted_events(
+    frozen_day, fake, practice, connection
+):
     _, follow_up = practice
     created = fake.insert_event("primary", event(at(0, 10), at(0, 11), summary="Tandarts"))
     fake.insert_event("primary", event(at(0, 14), at(0, 15), transparency="transparent"))
@@ -272,7 +274,9 @@ def test_pull_follows_created_moved_freed_and_deleted_events(fake, practice, con
     assert busy_spans() == [(day2, day2 + timedelta(days=1))]
 
 
-def test_expired_sync_token_mid_sync_recovers_with_a_full_sync(fake, practice, connection):
+def test_expired_sync_token_mid_sync_recovers_with_a_full_sync(
+    frozen_day, fake, practice, connection
+):
     first = fake.insert_event("primary", event(at(0, 10), at(0, 11)))
     pull(connection)
     fake.insert_event("primary", event(at(1, 10), at(1, 11)))
@@ -284,7 +288,9 @@ def test_expired_sync_token_mid_sync_recovers_with_a_full_sync(fake, practice, c
     assert GoogleCalendarSync.objects.get().sync_token
 
 
-def test_revoked_access_alerts_once_and_stops_retrying(fake, practice, connection, mailoutbox):
+def test_revoked_access_alerts_once_and_stops_retrying(
+    frozen_day, fake, practice, connection, mailoutbox
+):
     _, follow_up = practice
     fake.insert_event("primary", event(at(0, 10), at(0, 11)))
     pull(connection)
@@ -315,7 +321,7 @@ def test_revoked_access_alerts_once_and_stops_retrying(fake, practice, connectio
 
 
 def test_disconnect_revokes_and_removes_the_mirror(
-    fake, practice, connection, django_capture_on_commit_callbacks
+    frozen_day, fake, practice, connection, django_capture_on_commit_callbacks
 ):
     person, _ = practice
     fake.insert_event("primary", event(at(0, 10), at(0, 11)))
@@ -342,7 +348,9 @@ def test_disconnect_revokes_and_removes_the_mirror(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_push_notification_pulls_at_once(fake, practice, connection, live_server, settings):
+def test_push_notification_pulls_at_once(
+    frozen_day, fake, practice, connection, live_server, settings
+):
     settings.PUBLIC_BASE_URL = live_server.url
     google_connection_setup(connection=connection, now=timezone.now())
     sync = GoogleCalendarSync.objects.get()
@@ -373,7 +381,7 @@ def test_channels_are_renewed_before_they_expire(fake, practice, connection):
     assert sync.channel_expires_at > datetime.now(UTC) + timedelta(days=6)
 
 
-def test_slots_say_how_old_the_mirrored_busy_time_is(fake, practice, connection):
+def test_slots_say_how_old_the_mirrored_busy_time_is(frozen_day, fake, practice, connection):
     _, follow_up = practice
     api = APIClient()
     url = (
