@@ -26,6 +26,7 @@ tests/js/node_modules: tests/js/package-lock.json
 test: $(BIN)/activate tests/js/node_modules locale/nl/LC_MESSAGES/django.mo
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -1,4 +1,4 @@
-from django.urls import path, register_converter
+from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from api.v1 import (
@@ -13,19 +13,7 @@ from api.v1 import (
     practitioners,
     slots,
 )
-
-
-class ManageTokenConverter:
-    regex = r"[A-Za-z0-9_\-]{20,128}"
-
-    def to_python(self, value):
-        return value
-
-    def to_url(self, value):
-        return value
-
-
-register_converter(ManageTokenConverter, "token")
+from scheduler.page import converters  # noqa: F401 - registers <manage_token:...>
 
 v1 = [
     path("auth/token/", auth.AuthTokenApi.as_view(), name="auth-token"),
@@ -74,10 +62,14 @@ v1 = [
         practitioners.PractitionerDetailApi.as_view(),
         name="practitioner",
     ),
-    path("manage/<token:token>/", bookings.ManageDetailApi.as_view(), name="manage"),
-    path("manage/<token:token>/cancel/", bookings.ManageCancelApi.as_view(), name="manage-cancel"),
+    path("manage/<manage_token:token>/", bookings.ManageDetailApi.as_view(), name="manage"),
     path(
-        "manage/<token:token>/reschedule/",
+        "manage/<manage_token:token>/cancel/",
+        bookings.ManageCancelApi.as_view(),
+        name="manage-cancel",
+    ),
+    path(
+        "manage/<manage_token:token>/reschedule/",
         bookings.ManageRescheduleApi.as_view(),
         name="manage-reschedule",
     ),

@@ -27,8 +27,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from bench.seed import add_history, build_practice  # noqa: E402
-from scheduler.selectors import slot_inputs  # noqa: E402
-from scheduler.slots import available_slots  # noqa: E402
+from scheduler.selectors import slot_list  # noqa: E402
 
 SIZES = [0, 1_000, 10_000, 100_000]
 RUNS = 60
@@ -42,10 +41,14 @@ def measure(appointment_type):
     for _ in range(RUNS):
         with CaptureQueriesContext(connection) as captured:
             began = time.perf_counter()
-            inputs = slot_inputs(
-                appointment_type=appointment_type, start=MONTH_START, end=MONTH_END
+            slots = len(
+                slot_list(
+                    appointment_type=appointment_type,
+                    first_day=MONTH_START,
+                    last_day=MONTH_END,
+                    now=NOW,
+                )
             )
-            slots = len(available_slots(inputs, now=NOW, start=MONTH_START, end=MONTH_END))
             timings.append((time.perf_counter() - began) * 1000)
         queries = len(captured.captured_queries)
     timings.sort()

@@ -226,13 +226,16 @@ def _seed(fake):
 def _candidate_starts(follow_up):
     from django.utils import timezone
 
-    from scheduler.selectors import slot_inputs
-    from scheduler.slots import available_slots
+    from scheduler.selectors import slot_list
 
     day = timezone.localdate() + timedelta(days=2)
     end = day + timedelta(days=20)
-    inputs = slot_inputs(appointment_type=follow_up, start=day, end=end)
-    return [s.start for s in available_slots(inputs, now=timezone.now(), start=day, end=end)]
+    return [
+        s.start
+        for s in slot_list(
+            appointment_type=follow_up, first_day=day, last_day=end, now=timezone.now()
+        )
+    ]
 
 
 def _settle_and_check(booked, cancelled, fake):

@@ -27,9 +27,9 @@ from scheduler.exceptions import (
 )
 from scheduler.models import AppointmentType, Booking, Session
 from scheduler.practice import schedule_changed
-from scheduler.selectors import slot_inputs
+from scheduler.selectors import slot_find
 from scheduler.signals import booking_cancelled, booking_created, booking_rescheduled
-from scheduler.slots import blocked_span, find_slot
+from scheduler.slots import blocked_span
 from scheduler.types import Slot, SlotRules
 
 EXCLUSION_VIOLATION = "23P01"  # PostgreSQL SQLSTATE of an EXCLUDE constraint refusal
@@ -274,17 +274,15 @@ def _offered_slot(
     exclude_booking: Booking | None = None,
 ) -> tuple[Slot, SlotRules]:
     """The slot at `start` as offered now, with the rules it was offered under."""
-    day = start.astimezone(appointment_type.practitioner.zone).date()
-    inputs = slot_inputs(
+    slot, rules = slot_find(
         appointment_type=appointment_type,
-        start=day,
-        end=day,
+        start=start,
+        now=now,
         exclude_booking_id=exclude_booking.pk if exclude_booking else None,
     )
-    slot = find_slot(inputs, now=now, start=start)
     if slot is None:
         raise SlotUnavailable()
-    return slot, inputs.rules
+    return slot, rules
 
 
 def _write_sessions(booking: Booking, slot: Slot, rules: SlotRules, now: datetime) -> None:

@@ -10,7 +10,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone as django_timezone
 from django.utils.text import slugify
-from rest_framework.authtoken.models import Token
 
 from scheduler.exceptions import AppointmentTypeInUse
 from scheduler.models import (
@@ -42,8 +41,9 @@ def practitioner_create(
     timezone: str,
     slug: str | None = None,
     email: str = "",
-) -> tuple[Practitioner, str]:
-    """Create the user, its practitioner profile and API token; return both."""
+) -> Practitioner:
+    """Create the user and its practitioner profile (the API token is handed out by
+    whoever needs it: the createpractitioner command, the API's login)."""
     user_model = get_user_model()
     with transaction.atomic():
         if user_model.objects.filter(username=username).exists():
@@ -57,8 +57,7 @@ def practitioner_create(
         )
         practitioner.full_clean()
         practitioner.save()
-        token = Token.objects.create(user=user)
-    return practitioner, token.key
+    return practitioner
 
 
 def practitioner_timezone_set(*, practitioner: Practitioner, timezone: str) -> Practitioner:

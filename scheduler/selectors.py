@@ -10,9 +10,11 @@ from scheduler.models import (
     Session,
     WeeklyRule,
 )
+from scheduler.slots import available_slots, find_slot
 from scheduler.types import (
     Interval,
     SessionSpec,
+    Slot,
     SlotInputs,
     SlotRules,
     WallRange,
@@ -27,11 +29,12 @@ def appointment_type_series(appointment_type: AppointmentType) -> tuple[SessionS
     return (SessionSpec(0, timedelta(minutes=appointment_type.duration_minutes)),)
 
 
-def slot_rules(*, appointment_type: AppointmentType, start: date, end: date) -> SlotRules:
-    """The practitioner's hours and the type's rules, with overrides for [start, end]."""
+def slot_rules(*, appointment_type: AppointmentType, first_day: date, last_day: date) -> SlotRules:
+    """The practitioner's hours and the type's rules, with overrides for the days from
+    first_day to the last session of a series starting on last_day."""
     practitioner = appointment_type.practitioner
     series = appointment_type_series(appointment_type)
-    last_day = end + timedelta(days=series[-1].offset_days)
+    through = last_day + timedelta(days=series[-1].offset_days)
 
     weekly: dict[int, list[WallRange]] = defaultdict(list)
     for weekday, begin, finish in WeeklyRule.objects.filter(practitioner=practitioner).values_list(
@@ -42,7 +45,7 @@ def slot_rules(*, appointment_type: AppointmentType, start: date, end: date) -> 
     overrides: dict[date, list[WallRange]] = {}
     # One query: a closed day comes back once with null times (no ranges to join).
     for day, begin, finish in DateOverride.objects.filter(
-        practitioner=practitioner, date__range=(start, last_day)
+        practitioner=practitioner, date__range=(first_day, through)
     ).values_list("date", "ranges__start", "ranges__end"):
         day_ranges = overrides.setdefault(day, [])
         if begin is not None:
@@ -89,16 +92,17 @@ def busy_intervals(
 def slot_inputs(
     *,
     appointment_type: AppointmentType,
-    start: date,
-    end: date,
+    first_day: date,
+    last_day: date,
     exclude_booking_id: int | None = None,
 ) -> SlotInputs:
-    """All the engine needs for slots whose first session falls on a local date in [start, end]."""
-    rules = slot_rules(appointment_type=appointment_type, start=start, end=end)
+    """All the engine needs for slots whose first session falls on a local date in
+    [first_day, last_day]."""
+    rules = slot_rules(appointment_type=appointment_type, first_day=first_day, last_day=last_day)
     # A day later on both sides covers any UTC offset; the buffers widen it further.
-    window_start = _utc_midnight(start - timedelta(days=1)) - rules.buffer_before
+    window_start = _utc_midnight(first_day - timedelta(days=1)) - rules.buffer_before
     window_end = (
-        _utc_midnight(end + timedelta(days=rules.series_span_days + 2)) + rules.buffer_after
+        _utc_midnight(last_day + timedelta(days=rules.series_span_days + 2)) + rules.buffer_after
     )
     busy = busy_intervals(
         practitioner_id=appointment_type.practitioner_id,
@@ -107,6 +111,84 @@ def slot_inputs(
         exclude_booking_id=exclude_booking_id,
     )
     return SlotInputs(rules=rules, busy=busy)
+
+
+def slot_list(
+    *,
+    appointment_type: AppointmentType,
+    first_day: date,
+    last_day: date,
+    now: datetime,
+    exclude_booking_id: int | None = None,
+) -> list[Slot]:
+    """The slots of a type whose first session falls on a local date in [first_day, last_day],
+    as offered at `now`."""
+    inputs = slot_inputs(
+        appointment_type=appointment_type,
+        first_day=first_day,
+        last_day=last_day,
+        exclude_booking_id=exclude_booking_id,
+    )
+    return available_slots(inputs, now=now, first_day=first_day, last_day=last_day)
+
+
+def slot_find(
+    *,
+    appointment_type: AppointmentType,
+    start: datetime,
+    now: datetime,
+    exclude_booking_id: int | None = None,
+) -> tuple[Slot | None, SlotRules]:
+    """The slot starting at exactly the instant `start` if it is offered at `now` (else None),
+    with the rules it was judged under."""
+    day = start.astimezone(appointment_type.practitioner.zone).date()
+    inputs = slot_inputs(
+        appointment_type=appointment_type,
+        first_day=day,
+        last_day=day,
+        exclude_booking_id=exclude_booking_id,
+    )
+    return find_slot(inputs, now=now, start=start), inputs.rules
+
+
+def slot_next_free(
+    *,
+    appointment_type: AppointmentType,
+    after_day: date,
+    weeks: int,
+    now: datetime,
+    exclude_booking_id: int | None = None,
+) -> Slot | None:
+    """The first slot on a local date after `after_day`, looking `weeks` weeks ahead."""
+    later = slot_list(
+        appointment_type=appointment_type,
+        first_day=after_day + timedelta(days=1),
+        last_day=after_day + timedelta(days=7 * weeks),
+        now=now,
+        exclude_booking_id=exclude_booking_id,
+    )
+    return later[0] if later else None
+
+
+def slot_alternatives(
+    *,
+    appointment_type: AppointmentType,
+    near: datetime,
+    now: datetime,
+    count: int = 3,
+    exclude_booking_id: int | None = None,
+) -> list[Slot]:
+    """The `count` free slots nearest to the instant `near` (from three days before to two
+    weeks after it), in time order: what to offer when `near` was just taken."""
+    day = near.astimezone(appointment_type.practitioner.zone).date()
+    nearby = slot_list(
+        appointment_type=appointment_type,
+        first_day=day - timedelta(days=3),
+        last_day=day + timedelta(days=14),
+        now=now,
+        exclude_booking_id=exclude_booking_id,
+    )
+    return sorted(sorted(nearby, key=lambda s: abs(s.start - near))[:count], key=lambda s: s.start)
 
 
 def _utc_midnight(day: date) -> datetime:

@@ -19,8 +19,11 @@ from zoneinfo import ZoneInfo
 from scheduler.types import Interval, Slot, SlotInputs, SlotRules, WallRange
 
 
-def available_slots(inputs: SlotInputs, *, now: datetime, start: date, end: date) -> list[Slot]:
-    """Return the bookable slots whose first session starts on a local date in [start, end].
+def available_slots(
+    inputs: SlotInputs, *, now: datetime, first_day: date, last_day: date
+) -> list[Slot]:
+    """Return the bookable slots whose first session starts on a local date in
+    [first_day, last_day] (inclusive dates in the practitioner's zone).
 
     Slots are sorted by start; each carries every session of the booking it would make.
     """
@@ -30,7 +33,7 @@ def available_slots(inputs: SlotInputs, *, now: datetime, start: date, end: date
     earliest = now + rules.min_notice
     latest = now + timedelta(days=rules.max_days_ahead)
     found: dict[datetime, Slot] = {}
-    for day in _days(start, end):
+    for day in _days(first_day, last_day):
         for wall in working_ranges(rules, day):
             for local_time in _wall_steps(day, wall, rules.step):
                 slot = _slot_at(rules, busy, windows, day, local_time)
@@ -42,7 +45,7 @@ def available_slots(inputs: SlotInputs, *, now: datetime, start: date, end: date
 def find_slot(inputs: SlotInputs, *, now: datetime, start: datetime) -> Slot | None:
     """Return the slot that starts at exactly `start`, or None if it is not offered."""
     day = start.astimezone(inputs.rules.timezone).date()
-    for slot in available_slots(inputs, now=now, start=day, end=day):
+    for slot in available_slots(inputs, now=now, first_day=day, last_day=day):
         if slot.start == start:
             return slot
     return None
@@ -143,9 +146,9 @@ def _wall_steps(day: date, wall: WallRange, step: timedelta) -> Iterator[time]:
         cursor += step
 
 
-def _days(start: date, end: date) -> Iterator[date]:
-    day = start
-    while day <= end:
+def _days(first_day: date, last_day: date) -> Iterator[date]:
+    day = first_day
+    while day <= last_day:
         yield day
         day += timedelta(days=1)
 

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 __all__ = ["UTC", "ZoneInfo"]
 
+from api.tokens import token_issue
 from scheduler.booking import ClientDetails
 from scheduler.models import AppointmentType, Practitioner
 from scheduler.practice import appointment_type_create, practitioner_create, weekly_rules_replace
@@ -18,13 +19,14 @@ _counter = itertools.count(1)
 def practitioner(*, timezone="Europe/Amsterdam", hours=None, days=range(5)) -> Practitioner:
     """A practitioner working `hours` (default 09:00-12:30 and 13:30-17:00) on `days`."""
     n = next(_counter)
-    person, _ = practitioner_create(
+    person = practitioner_create(
         username=f"practitioner{n}",
         password="a-long-test-password",
         name=f"Practitioner {n}",
         timezone=timezone,
         slug=f"practitioner-{n}",
     )
+    token_issue(user=person.user)  # as createpractitioner hands one out
     hours = hours or [(time(9), time(12, 30)), (time(13, 30), time(17))]
     weekly_rules_replace(
         practitioner=person,

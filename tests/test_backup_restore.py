@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from scheduler.booking import booking_cancel, booking_create
 from scheduler.models import Booking, Session
-from scheduler.selectors import slot_inputs
+from scheduler.selectors import slot_inputs, slot_list
 from scheduler.slots import available_slots
 from tests import factories
 from tests.page.conftest import next_monday
@@ -32,8 +32,12 @@ def test_backup_script_dump_restores_every_booking(frozen_clock, tmp_path):
     series = factories.intake_series(owner)
     follow_up = factories.appointment_type(owner, duration_minutes=30)
     day = next_monday()
-    inputs = slot_inputs(appointment_type=follow_up, start=day, end=day)
-    starts = [s.start for s in available_slots(inputs, now=timezone.now(), start=day, end=day)]
+    starts = [
+        s.start
+        for s in slot_list(
+            appointment_type=follow_up, first_day=day, last_day=day, now=timezone.now()
+        )
+    ]
     booked = [
         booking_create(
             appointment_type=follow_up, start=s, now=timezone.now(), client=factories.client(n)
@@ -42,13 +46,13 @@ def test_backup_script_dump_restores_every_booking(frozen_clock, tmp_path):
     ]
     booking_cancel(booking=booked[0], now=timezone.now())
     series_inputs = slot_inputs(
-        appointment_type=series, start=day + timedelta(days=1), end=day + timedelta(days=1)
+        appointment_type=series, first_day=day + timedelta(days=1), last_day=day + timedelta(days=1)
     )
     first = available_slots(
         series_inputs,
         now=timezone.now(),
-        start=day + timedelta(days=1),
-        end=day + timedelta(days=1),
+        first_day=day + timedelta(days=1),
+        last_day=day + timedelta(days=1),
     )[0]
     booking_create(
         appointment_type=series, start=first.start, now=timezone.now(), client=factories.client(99)

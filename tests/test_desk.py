@@ -5,8 +5,7 @@ from django.test import Client
 from django.utils import timezone
 
 from scheduler.booking import booking_create
-from scheduler.selectors import slot_inputs
-from scheduler.slots import available_slots
+from scheduler.selectors import slot_list
 from sync.models import CalendarConnection
 from tests import factories
 from tests.page.conftest import next_monday
@@ -23,8 +22,9 @@ def desk(frozen_day):
     client.force_login(person.user)
     follow_up = factories.appointment_type(person, duration_minutes=30, name="Vervolg")
     day = next_monday()
-    inputs = slot_inputs(appointment_type=follow_up, start=day, end=day)
-    start = available_slots(inputs, now=timezone.now(), start=day, end=day)[0].start
+    start = slot_list(appointment_type=follow_up, first_day=day, last_day=day, now=timezone.now())[
+        0
+    ].start
     booking = booking_create(
         appointment_type=follow_up,
         start=start,

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from api.fields import StrictCharField, StrictIntegerField
 from api.permissions import IsPractitioner
 from api.serializers import ErrorSerializer
-from config.throttling import PublicReadThrottle
+from api.throttling import PublicReadThrottle
 from scheduler.models import (
     MAX_BUFFER_MINUTES,
     MAX_DAYS_AHEAD,

@@ -9,8 +9,8 @@ from rest_framework.views import APIView
 
 from api.fields import StrictCharField
 from api.permissions import IsPractitioner
-from config.throttling import AuthThrottle
-from scheduler.tokens import token_rotate
+from api.throttling import AuthThrottle
+from api.tokens import token_rotate
 
 
 class TokenInputSerializer(serializers.Serializer):

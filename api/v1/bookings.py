@@ -18,7 +18,7 @@ from api.authentication import OptionalSessionAuthentication, OptionalTokenAuthe
 from api.fields import AwareDateTimeField, BoundedDateField, StrictCharField, StrictIntegerField
 from api.permissions import IsPractitioner
 from api.serializers import ErrorSerializer, IntervalSerializer, local_days
-from config.throttling import BookingThrottle, ManageThrottle
+from api.throttling import BookingThrottle, ManageThrottle
 from scheduler.booking import (
     ClientDetails,
     booking_by_manage_token,

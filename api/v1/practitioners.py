@@ -5,7 +5,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.throttling import PublicReadThrottle
+from api.throttling import PublicReadThrottle
 from scheduler.models import Practitioner
 
 

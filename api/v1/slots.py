@@ -13,10 +13,9 @@ from rest_framework.views import APIView
 
 from api.fields import AwareDateTimeField, BoundedDateField
 from api.serializers import IntervalSerializer
-from config.throttling import SlotsThrottle
+from api.throttling import SlotsThrottle
 from scheduler.models import AppointmentType, validate_timezone
-from scheduler.selectors import slot_inputs
-from scheduler.slots import available_slots
+from scheduler.selectors import slot_list
 from sync.calendars import busy_mirrored_at
 
 MAX_SLOT_RANGE_DAYS = 62
@@ -105,10 +104,12 @@ def _slots(appointment_type, params, home, view) -> list[dict]:
     if view != home:
         # A local date in the viewer's zone can fall on the day before or after.
         start, end = start - timedelta(days=1), end + timedelta(days=1)
-    inputs = slot_inputs(appointment_type=appointment_type, start=start, end=end)
+    slots = slot_list(
+        appointment_type=appointment_type, first_day=start, last_day=end, now=timezone.now()
+    )
     return [
         _slot_data(slot, view)
-        for slot in available_slots(inputs, now=timezone.now(), start=start, end=end)
+        for slot in slots
         if params["start"] <= slot.start.astimezone(view).date() <= params["end"]
     ]
 

@@ -1,10 +1,10 @@
-from django.urls import path, register_converter
+from django.urls import path
 from django.views.i18n import set_language
 
-from api.urls import ManageTokenConverter
-from scheduler.page import views
-
-register_converter(ManageTokenConverter, "manage_token")
+from scheduler.page import (
+    converters,  # noqa: F401 - registers <manage_token:...>
+    views,
+)
 
 urlpatterns = [
     path("", views.home, name="home"),

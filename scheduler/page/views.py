@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_http_methods
 
-from config.throttling import BookingThrottle, QuestionThrottle
 from scheduler.booking import (
     ClientDetails,
     booking_by_manage_token,
@@ -28,9 +27,9 @@ from scheduler.booking import (
 from scheduler.exceptions import SchedulingError, SlotUnavailable, TooManyBookings
 from scheduler.models import AppointmentType, Booking, Practitioner
 from scheduler.page.forms import BookingForm, QuestionForm
+from scheduler.page.limits import limit_reached
 from scheduler.questions import question_create
-from scheduler.selectors import slot_inputs
-from scheduler.slots import available_slots, find_slot
+from scheduler.selectors import slot_alternatives, slot_find, slot_list, slot_next_free
 
 WEEKS_TO_SEARCH = 8
 ALTERNATIVES = 3
@@ -75,20 +74,12 @@ def book_confirm(request, slug, type_id):
     practitioner, appointment_type = _practitioner_and_type(slug, type_id)
     now = timezone.now()
     start = _instant(request.GET.get("start") or request.POST.get("start"))
-    slot = start and find_slot(
-        slot_inputs(
-            appointment_type=appointment_type,
-            start=_local_day(start, practitioner),
-            end=_local_day(start, practitioner),
-        ),
-        now=now,
-        start=start,
-    )
+    slot = start and slot_find(appointment_type=appointment_type, start=start, now=now)[0]
     if not slot:
         return _render_week(request, practitioner, appointment_type, taken=start)
     form = BookingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if not BookingThrottle().allow_request(request, None):
+        if limit_reached(request, "booking"):
             form.add_error(None, _("Too many bookings from this address. Please try again later."))
             return _render_confirm(request, practitioner, appointment_type, slot, form)
         data = form.cleaned_data
@@ -143,7 +134,7 @@ def question(request, slug):
     if request.method == "POST" and form.is_valid():
         if form.cleaned_data["website"]:
             return redirect(request.path + "?sent=1")  # a robot: say thanks, keep nothing
-        if not QuestionThrottle().allow_request(request, None):
+        if limit_reached(request, "question"):
             error = _("You have sent several questions already. Please try again later.")
         else:
             question_create(
@@ -236,33 +227,31 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
     )
     monday = max(monday, this_monday)
     exclude = booking.pk if booking else None
-    slots = _slots(appointment_type, monday, monday + timedelta(days=6), now, exclude)
+    slots = _week(appointment_type, monday, now, exclude)
     next_free = None
     if not slots:
-        later = _slots(
-            appointment_type,
-            monday + timedelta(days=7),
-            monday + timedelta(days=7 * WEEKS_TO_SEARCH),
-            now,
-            exclude,
+        found = slot_next_free(
+            appointment_type=appointment_type,
+            after_day=monday + timedelta(days=6),
+            weeks=WEEKS_TO_SEARCH,
+            now=now,
+            exclude_booking_id=exclude,
         )
-        next_free = later[0].start if later else None
+        next_free = found.start if found else None
         if next_free and "week" not in request.GET:
             # Nobody asked for this week: open the first week that has a free time.
             monday = _monday(_local_day(next_free, practitioner))
-            slots = _slots(appointment_type, monday, monday + timedelta(days=6), now, exclude)
+            slots = _week(appointment_type, monday, now, exclude)
             next_free = None
     alternatives = []
     if taken is not None:
-        nearby = _slots(
-            appointment_type,
-            _local_day(taken, practitioner) - timedelta(days=3),
-            _local_day(taken, practitioner) + timedelta(days=14),
-            now,
-            exclude,
+        alternatives = slot_alternatives(
+            appointment_type=appointment_type,
+            near=taken,
+            now=now,
+            count=ALTERNATIVES,
+            exclude_booking_id=exclude,
         )
-        alternatives = sorted(nearby, key=lambda s: abs(s.start - taken))[:ALTERNATIVES]
-        alternatives.sort(key=lambda s: s.start)
     days = []
     for offset in range(7):
         day = monday + timedelta(days=offset)
@@ -295,14 +284,14 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
     )
 
 
-def _slots(appointment_type, start, end, now, exclude_booking_id):
-    inputs = slot_inputs(
+def _week(appointment_type, monday, now, exclude_booking_id):
+    return slot_list(
         appointment_type=appointment_type,
-        start=start,
-        end=end,
+        first_day=monday,
+        last_day=monday + timedelta(days=6),
+        now=now,
         exclude_booking_id=exclude_booking_id,
     )
-    return available_slots(inputs, now=now, start=start, end=end)
 
 
 def _slot_view(slot, practitioner) -> dict:

@@ -225,9 +225,9 @@ def test_question_form_is_sent_and_stored(page_for, practice, mailoutbox):
 
 
 def _first_slot(appointment_type):
-    from scheduler.selectors import slot_inputs
-    from scheduler.slots import available_slots
+    from scheduler.selectors import slot_list
 
     start = next_monday()
-    inputs = slot_inputs(appointment_type=appointment_type, start=start, end=start)
-    return available_slots(inputs, now=timezone.now(), start=start, end=start)[0].start
+    return slot_list(
+        appointment_type=appointment_type, first_day=start, last_day=start, now=timezone.now()
+    )[0].start

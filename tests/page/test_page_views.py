@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from scheduler.booking import ClientDetails, booking_create
 from scheduler.models import Booking, Question
-from scheduler.selectors import slot_inputs
-from scheduler.slots import available_slots
+from scheduler.selectors import slot_list
 from tests.page.conftest import next_monday
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,8 +22,9 @@ def changeable_monday():
 
 
 def slots(appointment_type, day):
-    inputs = slot_inputs(appointment_type=appointment_type, start=day, end=day)
-    return available_slots(inputs, now=timezone.now(), start=day, end=day)
+    return slot_list(
+        appointment_type=appointment_type, first_day=day, last_day=day, now=timezone.now()
+    )
 
 
 def test_reschedule_through_the_manage_page(frozen_day, practice):

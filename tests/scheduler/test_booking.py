@@ -13,8 +13,7 @@ from scheduler.booking import (
 )
 from scheduler.exceptions import BookingNotChangeable, IdempotencyKeyReused, SlotUnavailable
 from scheduler.models import Booking, BusyBlock, Session
-from scheduler.selectors import slot_inputs
-from scheduler.slots import available_slots
+from scheduler.selectors import slot_list
 from tests import factories
 from tests.factories import AMSTERDAM, local, utc
 
@@ -25,8 +24,10 @@ NOW = utc(2027, 2, 22, 7)
 
 
 def offered(appointment_type, day=MONDAY, now=NOW):
-    inputs = slot_inputs(appointment_type=appointment_type, start=day, end=day)
-    return [s.start for s in available_slots(inputs, now=now, start=day, end=day)]
+    return [
+        s.start
+        for s in slot_list(appointment_type=appointment_type, first_day=day, last_day=day, now=now)
+    ]
 
 
 def at(hour, minute=0, day=MONDAY):

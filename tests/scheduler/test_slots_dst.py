@@ -19,7 +19,7 @@ def wall_clocks(slots, tz):
 
 def night_slots(tz, day):
     inputs = SlotInputs(rules(tz=tz, weekly={day.weekday(): NIGHT}, sessions=((0, 30),)), busy=())
-    return available_slots(inputs, now=NOW, start=day, end=day)
+    return available_slots(inputs, now=NOW, first_day=day, last_day=day)
 
 
 def test_spring_forward_gap_never_offered_in_amsterdam():
@@ -56,7 +56,7 @@ def test_office_hours_shift_in_utc_across_the_amsterdam_switches():
     inputs = SlotInputs(rules(sessions=((0, 60),)), busy=())
 
     def first_utc(day):
-        return available_slots(inputs, now=NOW, start=day, end=day)[0].start
+        return available_slots(inputs, now=NOW, first_day=day, last_day=day)[0].start
 
     assert first_utc(date(2027, 3, 26)) == utc(2027, 3, 26, 8)  # Friday, CET
     assert first_utc(date(2027, 3, 29)) == utc(2027, 3, 29, 7)  # Monday, CEST
@@ -70,7 +70,7 @@ def test_session_crossing_the_gap_lasts_its_real_duration():
     inputs = SlotInputs(
         rules(weekly={6: [(time(1), time(4))]}, sessions=((0, 60),), step=30), busy=()
     )
-    slots = available_slots(inputs, now=NOW, start=day, end=day)
+    slots = available_slots(inputs, now=NOW, first_day=day, last_day=day)
     assert all(s.end - s.start == timedelta(hours=1) for s in slots)
     assert wall_clocks(slots, AMSTERDAM) == ["01:00+0100", "01:30+0100", "03:00+0200"]
 
@@ -93,7 +93,7 @@ def test_southern_hemisphere_fall_back_in_april_resolves_to_first_occurrence():
 def test_series_spanning_the_autumn_switch_keeps_local_time():
     inputs = SlotInputs(rules(sessions=((0, 60), (3, 30), (10, 30))), busy=())
     day = date(2027, 10, 25)  # Monday in CEST; day 10 is Thursday 4 November in CET
-    slot = available_slots(inputs, now=NOW, start=day, end=day)[0]
+    slot = available_slots(inputs, now=NOW, first_day=day, last_day=day)[0]
     offsets = [s.start.astimezone(AMSTERDAM).strftime("%d %H:%M%z") for s in slot.sessions]
     assert offsets == [
         "25 09:00+0200",

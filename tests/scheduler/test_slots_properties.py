@@ -122,7 +122,7 @@ def _candidate_ok(inputs: SlotInputs, now: datetime, day: date, at: time) -> boo
 @given(scenarios())
 def test_slots_are_exactly_the_starts_every_rule_allows(scenario):
     inputs, now, start, end = scenario
-    slots = available_slots(inputs, now=now, start=start, end=end)
+    slots = available_slots(inputs, now=now, first_day=start, last_day=end)
     assert {s.start for s in slots} == _oracle(inputs, now, start, end)
 
 
@@ -131,7 +131,7 @@ def test_slots_are_exactly_the_starts_every_rule_allows(scenario):
 def test_every_slot_honours_hours_busy_time_buffers_notice_and_horizon(scenario):
     inputs, now, start, end = scenario
     r = inputs.rules
-    slots = available_slots(inputs, now=now, start=start, end=end)
+    slots = available_slots(inputs, now=now, first_day=start, last_day=end)
     assert [s.start for s in slots] == sorted({s.start for s in slots})  # sorted, no repeats
     for slot in slots:
         assert now + r.min_notice <= slot.start <= now + timedelta(days=r.max_days_ahead)

@@ -20,8 +20,7 @@ from rest_framework.test import APIClient
 from scheduler.booking import booking_create
 from scheduler.models import AppointmentType, Booking, BusyBlock, DateOverride, Practitioner
 from scheduler.practice import date_override_save
-from scheduler.selectors import slot_inputs
-from scheduler.slots import available_slots
+from scheduler.selectors import slot_list
 from sync.models import CalendarConnection
 from tests import factories
 from tests.page.conftest import next_monday
@@ -228,8 +227,9 @@ def _practice(letter: str, day) -> Practice:
     person.save()
     make_staff(person)
     kind = factories.appointment_type(person, duration_minutes=30, name=f"Behandeling-{letter}")
-    inputs = slot_inputs(appointment_type=kind, start=day, end=day)
-    start = available_slots(inputs, now=timezone.now(), start=day, end=day)[0].start
+    start = slot_list(appointment_type=kind, first_day=day, last_day=day, now=timezone.now())[
+        0
+    ].start
     booking = booking_create(
         appointment_type=kind,
         start=start,

@@ -11,10 +11,10 @@ from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
-from config.throttling import client_network
 from scheduler.booking import ClientDetails, booking_cancel, booking_create
 from scheduler.exceptions import TooManyBookings
 from scheduler.models import Booking
+from scheduler.page.limits import client_network
 from tests import factories
 from tests.security.conftest import at, book, split_meta, token_client
 

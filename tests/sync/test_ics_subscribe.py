@@ -8,8 +8,7 @@ from django.core.management import call_command
 
 from scheduler.booking import booking_create
 from scheduler.models import BusyBlock
-from scheduler.selectors import slot_inputs
-from scheduler.slots import available_slots
+from scheduler.selectors import slot_list
 from sync.calendars import ics_connection_create, ics_connection_sync
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection
@@ -48,8 +47,9 @@ def practice():
 
 
 def offered(follow_up, day=MONDAY):
-    inputs = slot_inputs(appointment_type=follow_up, start=day, end=day)
-    return [s.start for s in available_slots(inputs, now=NOW, start=day, end=day)]
+    return [
+        s.start for s in slot_list(appointment_type=follow_up, first_day=day, last_day=day, now=NOW)
+    ]
 
 
 def subscribe(person, server, path="calendar.ics"):

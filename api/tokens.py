@@ -7,6 +7,12 @@ from django.db.models.signals import post_save, pre_save
 from rest_framework.authtoken.models import Token
 
 
+def token_issue(*, user) -> str:
+    """The user's API token, made now if they have none."""
+    token, _ = Token.objects.get_or_create(user=user)
+    return token.key
+
+
 def token_rotate(*, user) -> str:
     """A new API token for `user`; every earlier one stops working now."""
     with transaction.atomic():
@@ -47,7 +53,7 @@ def _revoke_on_password_change(sender, instance, raw=False, **kwargs):
 
 
 def connect() -> None:
-    """Called from SchedulerConfig.ready()."""
+    """Called from ApiConfig.ready()."""
     user_model = get_user_model()
     pre_save.connect(_note_password_change, sender=user_model, dispatch_uid="token-pw-pre")
     post_save.connect(_revoke_on_password_change, sender=user_model, dispatch_uid="token-pw-post")

@@ -4,11 +4,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from api.tokens import token_issue
 from scheduler.booking import ClientDetails, booking_create
-from scheduler.models import DateOverride, Practitioner
-from scheduler.practice import appointment_type_create, practitioner_create, weekly_rules_replace
-from scheduler.selectors import slot_inputs
-from scheduler.slots import available_slots
+from scheduler.models import Practitioner
+from scheduler.practice import (
+    appointment_type_create,
+    date_override_save,
+    practitioner_create,
+    weekly_rules_replace,
+)
+from scheduler.selectors import slot_list
 
 USERNAME = "praktijk"
 PASSWORD = "demo-praktijk-2026"  # noqa: S105 - a published demo login, never for production
@@ -55,7 +60,7 @@ class Command(BaseCommand):
             self.stdout.write(f"API token: {token}")
 
     def _create_practice(self):
-        practitioner, token = practitioner_create(
+        practitioner = practitioner_create(
             username=USERNAME,
             password=PASSWORD,
             name="Praktijk De Linde",
@@ -100,18 +105,20 @@ class Command(BaseCommand):
         )
         now = timezone.now()
         today = timezone.localdate(now, timezone=practitioner.zone)
-        DateOverride.objects.create(practitioner=practitioner, date=today + timedelta(days=16))
+        date_override_save(practitioner=practitioner, date=today + timedelta(days=16), ranges=[])
         self._book_some(intake, follow_up, now, today)
-        return practitioner, token
+        return practitioner, token_issue(user=practitioner.user)
 
     def _book_some(self, intake, follow_up, now, today):
         plan = [(intake, 2, 0), (follow_up, 1, 3), (follow_up, 5, 6)]
         for client, (appointment_type, days_ahead, nth) in zip(DEMO_CLIENTS, plan, strict=True):
             first = today + timedelta(days=days_ahead)
-            inputs = slot_inputs(
-                appointment_type=appointment_type, start=first, end=first + timedelta(days=7)
+            slots = slot_list(
+                appointment_type=appointment_type,
+                first_day=first,
+                last_day=first + timedelta(days=7),
+                now=now,
             )
-            slots = available_slots(inputs, now=now, start=first, end=first + timedelta(days=7))
             if len(slots) > nth:
                 booking_create(
                     appointment_type=appointment_type,

@@ -1,6 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from api.tokens import token_issue
 from scheduler.practice import practitioner_create
 
 
@@ -17,7 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            practitioner, token = practitioner_create(
+            practitioner = practitioner_create(
                 username=options["username"],
                 password=options["password"],
                 name=options["name"],
@@ -31,7 +32,7 @@ class Command(BaseCommand):
             f"Created practitioner {practitioner.name!r} (slug {practitioner.slug}, "
             f"zone {practitioner.timezone})."
         )
-        self.stdout.write(token)
+        self.stdout.write(token_issue(user=practitioner.user))
 
 
 def _messages(exc: ValidationError) -> list[str]:
