@@ -114,7 +114,7 @@ class DateOverrideRange(models.Model):
 
 
 class AppointmentType(models.Model):
-    """What can be booked. With `sessions` set it is a series booked all or none."""
+    """What can be booked. With `series` set it is a series booked all or none."""
 
     practitioner = models.ForeignKey(
         Practitioner, on_delete=models.CASCADE, related_name="appointment_types"
@@ -141,7 +141,7 @@ class AppointmentType(models.Model):
         default=90, validators=[MinValueValidator(1), MaxValueValidator(MAX_DAYS_AHEAD)]
     )
     # [{"offset_days": 0, "duration_minutes": 60}, {"offset_days": 3, ...}] or null.
-    sessions = models.JSONField(null=True, blank=True)
+    series = models.JSONField(null=True, blank=True)
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -156,8 +156,8 @@ class AppointmentType(models.Model):
     def clean(self) -> None:
         from scheduler.types import series_from_json
 
-        if self.sessions is not None:
-            series_from_json(self.sessions)
+        if self.series is not None:
+            series_from_json(self.series)
 
     @property
     def step_minutes(self) -> int:
@@ -166,7 +166,7 @@ class AppointmentType(models.Model):
     @property
     def series_days(self) -> str:
         """Day numbers of a series as people count them (offset 0 is day 1): "1, 4, 11"."""
-        return ", ".join(str(item["offset_days"] + 1) for item in self.sessions or [])
+        return ", ".join(str(item["offset_days"] + 1) for item in self.series or [])
 
 
 class Booking(models.Model):

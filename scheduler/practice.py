@@ -158,8 +158,8 @@ def appointment_type_delete(*, appointment_type: AppointmentType) -> None:
 
 
 def _save_type(appointment_type: AppointmentType) -> None:
-    if appointment_type.sessions:
-        first = appointment_type.sessions[0]
+    if appointment_type.series:
+        first = appointment_type.series[0]
         # The first session is the booking's own span, so it defines duration_minutes.
         if isinstance(first, dict) and isinstance(first.get("duration_minutes"), int):
             appointment_type.duration_minutes = first["duration_minutes"]

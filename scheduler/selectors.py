@@ -24,8 +24,8 @@ from scheduler.types import (
 
 def appointment_type_series(appointment_type: AppointmentType) -> tuple[SessionSpec, ...]:
     """The sessions one booking of this type makes: the series, or the single session."""
-    if appointment_type.sessions:
-        return series_from_json(appointment_type.sessions)
+    if appointment_type.series:
+        return series_from_json(appointment_type.series)
     return (SessionSpec(0, timedelta(minutes=appointment_type.duration_minutes)),)
 
 
@@ -55,7 +55,7 @@ def slot_rules(*, appointment_type: AppointmentType, first_day: date, last_day: 
         timezone=practitioner.zone,
         weekly={day: tuple(sorted(ranges, key=_by_start)) for day, ranges in weekly.items()},
         overrides={day: tuple(sorted(ranges, key=_by_start)) for day, ranges in overrides.items()},
-        sessions=series,
+        series=series,
         buffer_before=timedelta(minutes=appointment_type.buffer_before_minutes),
         buffer_after=timedelta(minutes=appointment_type.buffer_after_minutes),
         step=timedelta(minutes=appointment_type.step_minutes),

@@ -82,7 +82,7 @@ def _slot_at(
     rules: SlotRules, busy: "BusyIndex", windows: "_WorkingWindows", day: date, at: time
 ) -> Slot | None:
     sessions = []
-    for spec in rules.sessions:
+    for spec in rules.series:
         session_day = day + timedelta(days=spec.offset_days)
         begin = windows.resolve(session_day, at)
         if begin is None:

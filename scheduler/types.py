@@ -41,7 +41,7 @@ class SlotRules:
     weekly: Mapping[int, tuple[WallRange, ...]]
     # A date present here replaces that weekday's rules; an empty tuple closes the day.
     overrides: Mapping[date, tuple[WallRange, ...]]
-    sessions: tuple[SessionSpec, ...]
+    series: tuple[SessionSpec, ...]
     buffer_before: timedelta
     buffer_after: timedelta
     step: timedelta
@@ -50,7 +50,7 @@ class SlotRules:
 
     @property
     def series_span_days(self) -> int:
-        return self.sessions[-1].offset_days
+        return self.series[-1].offset_days
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Slot:
 
 
 def series_from_json(value: object) -> tuple[SessionSpec, ...]:
-    """Parse and check an appointment type's `sessions` list.
+    """Parse and check an appointment type's series (the API's `sessions` list).
 
     Offsets start at 0 and strictly increase, so the sessions of one series never fall on
     the same day.

@@ -47,7 +47,7 @@ def intake_series(owner: Practitioner, **fields) -> AppointmentType:
     return appointment_type(
         owner,
         duration_minutes=60,
-        sessions=[
+        series=[
             {"offset_days": 0, "duration_minutes": 60},
             {"offset_days": 3, "duration_minutes": 30},
             {"offset_days": 10, "duration_minutes": 30},
@@ -82,7 +82,7 @@ def rules(
         overrides={
             day: tuple(WallRange(a, b) for a, b in r) for day, r in (overrides or {}).items()
         },
-        sessions=tuple(SessionSpec(o, timedelta(minutes=m)) for o, m in sessions),
+        series=tuple(SessionSpec(o, timedelta(minutes=m)) for o, m in sessions),
         buffer_before=timedelta(minutes=buffer_before),
         buffer_after=timedelta(minutes=buffer_after),
         step=timedelta(minutes=step or sessions[0][1]),

@@ -81,10 +81,10 @@ def test_demo_loads_a_practice_once_and_prints_where_to_look(frozen_day):  # boo
     practitioner = Practitioner.objects.get()
     assert practitioner.timezone == "Europe/Amsterdam"
     assert WeeklyRule.objects.filter(practitioner=practitioner).count() == 10  # Mon-Fri x2
-    series = AppointmentType.objects.get(sessions__isnull=False)
-    assert [s["offset_days"] for s in series.sessions] == [0, 3, 10]
-    assert [s["duration_minutes"] for s in series.sessions] == [60, 30, 30]
-    assert AppointmentType.objects.get(sessions__isnull=True).duration_minutes == 30
+    series = AppointmentType.objects.get(series__isnull=False)
+    assert [s["offset_days"] for s in series.series] == [0, 3, 10]
+    assert [s["duration_minutes"] for s in series.series] == [60, 30, 30]
+    assert AppointmentType.objects.get(series__isnull=True).duration_minutes == 30
     assert Booking.objects.count() >= 1
     assert "/admin/" in first and "API token" in first
     second = "\n".join(run("demo"))

@@ -58,6 +58,7 @@ class AppointmentTypeSerializer(serializers.Serializer):
     max_days_ahead = StrictIntegerField(min_value=1, max_value=MAX_DAYS_AHEAD, default=90)
     # Built by hand so that only the list, not each session in it, may be null.
     sessions = serializers.ListSerializer(
+        source="series",
         child=SeriesSessionSerializer(),
         allow_null=True,
         required=False,
@@ -77,7 +78,7 @@ class AppointmentTypeSerializer(serializers.Serializer):
         return [dict(item) for item in value]
 
     def validate(self, attrs):
-        if not self.partial and not attrs.get("sessions") and "duration_minutes" not in attrs:
+        if not self.partial and not attrs.get("series") and "duration_minutes" not in attrs:
             raise serializers.ValidationError(
                 {"duration_minutes": "Required when there is no series."}
             )

@@ -58,7 +58,7 @@ def home(request, slug=None):
 
 def book_choose(request, slug):
     practitioner = _practitioner(slug)
-    types = practitioner.appointment_types.filter(active=True).order_by("-sessions", "pk")
+    types = practitioner.appointment_types.filter(active=True).order_by("-series", "pk")
     return render(
         request, "scheduler/page/book_choose.html", {"practitioner": practitioner, "types": types}
     )

@@ -99,7 +99,7 @@ def _oracle(inputs: SlotInputs, now: datetime, start: date, end: date) -> set[da
 
 def _candidate_ok(inputs: SlotInputs, now: datetime, day: date, at: time) -> bool:
     r = inputs.rules
-    for i, spec in enumerate(r.sessions):
+    for i, spec in enumerate(r.series):
         d = day + timedelta(days=spec.offset_days)
         if not _exists(d, at, r.timezone):
             return False
@@ -138,8 +138,8 @@ def test_every_slot_honours_hours_busy_time_buffers_notice_and_horizon(scenario)
         first_local = slot.start.astimezone(r.timezone)
         assert start <= first_local.date() <= end
         assert (slot.start, slot.end) == (slot.sessions[0].start, slot.sessions[0].end)
-        assert len(slot.sessions) == len(r.sessions)
-        for spec, session in zip(r.sessions, slot.sessions, strict=True):
+        assert len(slot.sessions) == len(r.series)
+        for spec, session in zip(r.series, slot.sessions, strict=True):
             at = session.start.astimezone(r.timezone)
             # Same local time of day on the right day; a time that exists, at its first fold.
             assert at.time() == first_local.time()

@@ -88,7 +88,7 @@ class Command(BaseCommand):
             buffer_after_minutes=15,
             min_notice_minutes=12 * 60,
             max_days_ahead=90,
-            sessions=[
+            series=[
                 {"offset_days": 0, "duration_minutes": 60},
                 {"offset_days": 3, "duration_minutes": 30},
                 {"offset_days": 10, "duration_minutes": 30},
