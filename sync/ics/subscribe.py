@@ -83,8 +83,8 @@ def ics_busy_blocks(
         (start - timedelta(days=1)).astimezone(zone),
         (end + timedelta(days=1)).astimezone(zone),
     )
-    _check_budget(query, wide[1], max_occurrences)
-    for begin, finish, component in _occurrences(query, *wide):
+    broken = _check_budget(query, wide[1], max_occurrences)
+    for begin, finish, component in _occurrences(query, *wide, broken, result):
         span = _busy_span(component, begin, finish, zone, block_all_day)
         if span is not None and span[0] < end and span[1] > start:
             if len(result.blocks) >= max_blocks:
@@ -338,24 +338,23 @@ def _usable_end(event) -> bool:
     return True
 
 
-def _check_budget(query, span_stop, budget: int) -> None:
+def _check_budget(query, span_stop, budget: int) -> set[int]:
     """Count the recurrence instances in the window lazily; too many is a limit.
 
     recurring-ical-events (and dateutil's rrule.between) build every instance of the
     window in a list before anything is returned: a 200-byte FREQ=SECONDLY feed asks for
     ten million. Walking each rule lazily stops at the budget instead. Every instance
     from the rule's start counts, also those before the window: dateutil walks them too.
+    Returns the series whose rules cannot be walked (mixed value types, say): those are
+    skipped, as dateutil may loop on them instead of failing.
     """
-    seen = 0
+    seen, broken = 0, set()
     for series in query.series:
         recurrence = getattr(series, "recurrence", None)
         rules = getattr(recurrence, "rrules", ())
-        if not rules:
-            continue
-        tzinfo = getattr(recurrence, "tzinfo", None)
-        last = convert_to_datetime(span_stop + series._add_to_stop, tzinfo)
-        for rule in rules:
-            try:
+        try:
+            last = convert_to_datetime(span_stop + series._add_to_stop, recurrence.tzinfo)
+            for rule in rules:
                 for moment in rule:
                     if moment > last:
                         break
@@ -365,16 +364,21 @@ def _check_budget(query, span_stop, budget: int) -> None:
                             f"its repeating events give more than {budget} occurrences "
                             "in the next months"
                         )
-            except (TypeError, ValueError, OverflowError):
-                continue  # the library reports or skips these series itself
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            if rules:
+                broken.add(id(series))
+    return broken
 
 
-def _occurrences(query, span_start, span_stop):
+def _occurrences(query, span_start, span_stop, broken: set[int], result: BusyImport):
     """(start, end, component) of each occurrence in the window, one series at a time.
 
     The same occurrences as query.between(), without a copy of the component for each.
     """
     for series in query.series:
+        if id(series) in broken:
+            result.warn(f"Repeating event {str(series.uid)[:80]} skipped: its dates mix types.")
+            continue
         try:
             for occurrence in series.between(span_start, span_stop):
                 component = occurrence._adapter._component
