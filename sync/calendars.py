@@ -13,7 +13,8 @@ from scheduler.practice import schedule_changed
 from scheduler.slots import BusyIndex
 from scheduler.types import Interval
 from sync.ics.fetch import FeedFetchError, check_address, download, normalise_feed_url
-from sync.ics.limits import Limits, ics_busy_blocks_limited
+from sync.ics.limits import Limits
+from sync.ics.limits import ics_busy_blocks_limited as ics_busy_blocks  # child process, limits
 from sync.ics.subscribe import ImportLimitError
 from sync.models import CalendarConnection
 
@@ -102,7 +103,7 @@ def ics_connection_sync(*, connection: CalendarConnection, now: datetime, force:
         if fetched.body is None or digest == connection.content_hash:
             _record_success(connection, now, fetched)
             return True
-        imported = ics_busy_blocks_limited(
+        imported = ics_busy_blocks(
             fetched.body,
             zone=practitioner.zone,
             start=now - MIRROR_PAST,

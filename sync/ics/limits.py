@@ -133,9 +133,24 @@ def _child() -> None:
         answer = {"error": str(exc)}
     except Exception as exc:  # a feed can break the parser in ways nobody lists
         answer = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-    answer["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    answer["peak_rss_mb"] = _peak_rss_mb()
     sys.stdout.write(json.dumps(answer))
     sys.stdout.flush()
+
+
+def _peak_rss_mb() -> float:
+    """This interpreter's own peak resident memory (VmHWM).
+
+    Not ru_maxrss: Linux carries that over exec from the forked copy of the parent.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 if __name__ == "__main__":
