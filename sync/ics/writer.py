@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 
 # Controls, and the characters str.splitlines() and some readers take for a line end
 # (NEL U+0085, LINE SEPARATOR U+2028, PARAGRAPH SEPARATOR U+2029): a client's note must
-# never start a content line of its own in a reader that splits there.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029]")
+# never start a content line of its own in a reader that splits there. Lone surrogates
+# (JSON allows "\ud800") cannot be written as UTF-8 at all.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
 _FOLD_AT = 75  # octets per physical line, CRLF excluded (RFC 5545 3.1)
 
 

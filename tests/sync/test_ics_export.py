@@ -173,7 +173,10 @@ def test_client_text_never_breaks_the_structure(summary, description):
         return "".join(
             c
             for c in value
-            if c in "\n\t" or not (ord(c) < 32 or ord(c) == 127 or c in "\x85\u2028\u2029")
+            if c in "\n\t"
+            or not (
+                ord(c) < 32 or ord(c) == 127 or c in "\x85\u2028\u2029" or "\ud800" <= c <= "\udfff"
+            )
         )
 
     assert str(event["SUMMARY"]) == expected(summary)
