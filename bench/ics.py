@@ -3,6 +3,10 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bsr .venv/bin/python bench/ics.py
 
 Goals: feed under 300 ms, its 304 answer under 5 ms; import under 5 s and 200 MB.
+Hostile feeds (tests/sync/test_ics_hostile.py): each read ends within its limits
+(30 s, 300 MB address space) with the child's peak RSS under 300 MB. The baseline, in the
+same run, is the importer as it was before the limits (git show 11f7744:sync/ics/subscribe.py)
+and the plain libraries, each in a fresh process capped at BASELINE_SECONDS.
 """
 
 import multiprocessing
@@ -159,6 +163,89 @@ def import_case():
     print(f"import, peak Python allocations (tracemalloc): {peak / 1e6:.0f} MB")
 
 
+BASELINE_SECONDS = 20
+BASELINE_COMMIT = "11f7744"
+
+
+def _hostile_baseline(queue, name, source):
+    """The old importer (source text) on one hostile feed, in this fresh process."""
+    from tests.sync.test_ics_hostile import FEEDS
+
+    namespace = {"__name__": "old_subscribe"}
+    exec(compile(source, "old_subscribe.py", "exec"), namespace)  # noqa: S102 - our own file
+    began = time.perf_counter()
+    try:
+        result = namespace["ics_busy_blocks"](
+            FEEDS[name],
+            zone=ZoneInfo("Europe/Amsterdam"),
+            start=datetime(2027, 2, 21, 7, tzinfo=UTC),
+            end=datetime(2027, 6, 21, 7, tzinfo=UTC),
+        )
+        outcome = f"{len(result.blocks)} blocks"
+    except Exception as exc:
+        outcome = f"{type(exc).__name__}"
+    from sync.ics.limits import _peak_rss_mb
+
+    rss = _peak_rss_mb()
+    queue.put((time.perf_counter() - began, rss, outcome))
+
+
+def hostile_case():
+    import subprocess
+
+    from sync.ics.limits import Limits, ics_busy_blocks_limited
+    from sync.ics.subscribe import ImportLimitError
+    from tests.sync.test_ics_hostile import FEEDS
+
+    old = subprocess.run(
+        ["git", "show", f"{BASELINE_COMMIT}:sync/ics/subscribe.py"],
+        capture_output=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout.decode()
+    context = multiprocessing.get_context("spawn")
+    for name, body in FEEDS.items():
+        queue = context.Queue()
+        child = context.Process(target=_hostile_baseline, args=(queue, name, old))
+        child.start()
+        child.join(BASELINE_SECONDS)
+        if child.is_alive():
+            child.kill()
+            child.join()
+            before = f"> {BASELINE_SECONDS} s (killed), RSS at kill unknown"
+        else:
+            seconds, rss, outcome = queue.get()
+            before = f"{seconds:.1f} s, peak RSS {rss:.0f} MB, {outcome}"
+        began = time.perf_counter()
+        try:
+            result = ics_busy_blocks_limited(
+                body,
+                zone=ZoneInfo("Europe/Amsterdam"),
+                start=datetime(2027, 2, 21, 7, tzinfo=UTC),
+                end=datetime(2027, 6, 21, 7, tzinfo=UTC),
+                limits=Limits(),
+            )
+            after = f"{len(result.blocks)} blocks, child peak RSS {result.peak_rss_mb:.0f} MB"
+        except (ImportLimitError, ValueError) as exc:
+            after = f"stopped within limits: {str(exc)[:60]}"
+        seconds = time.perf_counter() - began
+        print(
+            f"hostile {name} ({len(body) / 1e6:.1f} MB): before {before}; "
+            f"after {seconds:.2f} s, {after}"
+        )
+    small = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    zone = ZoneInfo("Europe/Amsterdam")
+    window = (datetime(2027, 2, 21, tzinfo=UTC), datetime(2027, 6, 21, tzinfo=UTC))
+    p50, worst, _ = timed(
+        lambda: ics_busy_blocks_limited(small, zone=zone, start=window[0], end=window[1]), 10
+    )
+    base50, _, _ = timed(lambda: ics_busy_blocks(small, zone=zone, start=window[0], end=window[1]))
+    print(
+        f"child process overhead, empty feed: p50 {p50:.0f} ms, max {worst:.0f} ms "
+        f"(in-process {base50:.1f} ms)"
+    )
+
+
 def main():
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
@@ -170,6 +257,7 @@ def main():
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     import_case()
+    hostile_case()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ from scheduler.slots import BusyIndex
 from scheduler.types import Interval
 from sync.connections import MIRROR_PAST, connection_error_record
 from sync.ics.fetch import FeedFetchError, check_address, download, normalise_feed_url
-from sync.ics.subscribe import ics_busy_blocks
+from sync.ics.limits import Limits
+from sync.ics.limits import ics_busy_blocks_limited as ics_busy_blocks  # child process, limits
+from sync.ics.subscribe import ImportLimitError
 from sync.models import CalendarConnection
 
 log = logging.getLogger(__name__)
@@ -107,9 +109,13 @@ def ics_connection_sync(*, connection: CalendarConnection, now: datetime, force:
             start=now - MIRROR_PAST,
             end=now + timedelta(days=horizon),
             block_all_day=connection.block_all_day,
+            limits=_import_limits(),
         )
     except FeedFetchError as exc:
         connection_error_record(connection, str(exc))
+        return True
+    except ImportLimitError as exc:
+        _record_limit(connection, str(exc))
         return True
     except Exception as exc:  # a feed can break the parser in ways nobody lists
         log.exception("calendar %s could not be read", connection.pk)
@@ -138,6 +144,13 @@ def ics_connection_sync(*, connection: CalendarConnection, now: datetime, force:
         connection.import_context = context
         _record_success(connection, now, fetched)
     return True
+
+
+def _import_limits() -> Limits:
+    return Limits(
+        seconds=settings.ICS_IMPORT_TIMEOUT_SECONDS,
+        memory_mb=settings.ICS_IMPORT_MAX_MB,
+    )
 
 
 def _horizon_days(practitioner: Practitioner) -> int:
@@ -186,6 +199,20 @@ def _record_success(connection: CalendarConnection, now: datetime, fetched) -> N
         content_hash=connection.content_hash,
         import_context=connection.import_context,
     )
+
+
+def _record_limit(connection: CalendarConnection, reason: str) -> None:
+    """A feed too heavy to read: say so in plain words, keep the busy time already known."""
+    message = (
+        f"Deze agenda is te zwaar om in te lezen ({reason}). De bezette tijden van de "
+        "vorige keer blijven gelden. / This calendar is too heavy to read "
+        f"({reason}). The busy time read last time still applies."
+    )
+    # The validators and digest stay those of the last good read, so the next poll reads
+    # the feed again instead of taking a 304 for success.
+    connection.warnings = [message, *[w for w in connection.warnings if w != message][:49]]
+    connection_error_record(connection, message)
+    CalendarConnection.objects.filter(pk=connection.pk).update(warnings=connection.warnings)
 
 
 def busy_mirrored_at(*, practitioner_id: int) -> datetime | None:

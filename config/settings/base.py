@@ -280,6 +280,10 @@ ICS_POLL_MINUTES = env.int("ICS_POLL_MINUTES", default=15)
 ICS_TIMEOUT_SECONDS = env.float("ICS_TIMEOUT_SECONDS", default=20)
 ICS_MAX_BYTES = env.int("ICS_MAX_BYTES", default=20 * 1024 * 1024)
 ICS_MAX_REDIRECTS = env.int("ICS_MAX_REDIRECTS", default=5)
+# Each feed is read in a child process with these limits (sync/ics/limits.py): a feed over
+# them keeps the busy time read before and says so on the connection.
+ICS_IMPORT_TIMEOUT_SECONDS = env.float("ICS_IMPORT_TIMEOUT_SECONDS", default=30)
+ICS_IMPORT_MAX_MB = env.int("ICS_IMPORT_MAX_MB", default=300)
 # Feed URLs on private, loopback or link-local addresses are refused unless allowed:
 # ICS_ALLOW_PRIVATE_URLS=1 allows them all; ICS_ALLOWED_NETWORKS narrows that to a list.
 ICS_ALLOW_PRIVATE_URLS = env.bool("ICS_ALLOW_PRIVATE_URLS", default=False)

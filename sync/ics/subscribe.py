@@ -3,7 +3,14 @@
 Reading is forgiving: a broken line or component is skipped and reported, never the
 whole feed. Zones: IANA and Windows names are understood; an unknown zone, or a floating
 time, is read in the practitioner's zone; X-WR-TIMEZONE is honoured (x-wr-timezone).
-Recurrence is expanded over the booking horizon (recurring-ical-events).
+Recurrence is expanded over the booking horizon (recurring-ical-events), lazily and
+within a budget: a feed that would give more occurrences than MAX_OCCURRENCES, or more
+busy periods than MAX_BLOCKS, raises ImportLimitError before it is expanded in full.
+
+The text is read the way icalendar reads it, only more forgiving: content lines end at
+CRLF, LF or CR (never at U+2028, U+0085 or other characters str.splitlines() knows),
+a BOM and whitespace before BEGIN:VCALENDAR are ignored, and the whole calendar is first
+given to icalendar as it is; only when that fails are bad lines and components dropped.
 """
 
 import hashlib
@@ -18,13 +25,22 @@ import recurring_ical_events
 import x_wr_timezone
 from icalendar.error import BrokenCalendarProperty
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+from recurring_ical_events.util import convert_to_datetime
 
 MAX_WARNINGS = 50
 MAX_BLOCKS = 50_000
+# Recurrence instances looked at (busy or not) over the window, before any is built.
+MAX_OCCURRENCES = 100_000
 
-_FOLDED = re.compile(r"\r?\n[ \t]")
+_LINE_END = re.compile(r"\r\n|\n|\r")
 _CONTENT_LINE = re.compile(r"^[A-Za-z0-9-]+(;[^\r\n]*)?:")
-_TZID = re.compile(r"(TZID=)(\"[^\"]*\"|[^;:]*)|^(TZID:)(.*)$", re.MULTILINE)
+_PARAM_TZID = re.compile(r';(TZID)=("[^"]*"|[^;:"]*)', re.IGNORECASE)
+_ESCAPED = re.compile(r"\\(.)")
+_PARSE_ERRORS = (ValueError, KeyError, IndexError, TypeError, RecursionError)
+
+
+class ImportLimitError(Exception):
+    """The feed asks for more work than one import may take; the message says why."""
 
 
 @dataclass
@@ -46,11 +62,15 @@ def ics_busy_blocks(
     start: datetime,
     end: datetime,
     block_all_day: bool = True,
+    max_blocks: int = MAX_BLOCKS,
+    max_occurrences: int = MAX_OCCURRENCES,
 ) -> BusyImport:
-    """The busy time a calendar holds in [start, end). Raises ValueError if unreadable."""
+    """The busy time a calendar holds in [start, end).
+
+    Raises ValueError if unreadable, ImportLimitError if too big to expand.
+    """
     result = BusyImport()
-    text = body.decode("utf-8", errors="replace").lstrip("\ufeff")
-    lines = _content_lines(text, result)
+    lines = content_lines(decode(body))
     if not any(line.upper() == "BEGIN:VCALENDAR" for line in lines):
         raise ValueError("This is not an iCalendar file (no BEGIN:VCALENDAR).")
     calendar = _parse(_isolate_custom_zones(lines), result)
@@ -63,30 +83,79 @@ def ics_busy_blocks(
         (start - timedelta(days=1)).astimezone(zone),
         (end + timedelta(days=1)).astimezone(zone),
     )
-    for occurrence in query.between(*wide):
-        if len(result.blocks) >= MAX_BLOCKS:
-            result.warn(f"More than {MAX_BLOCKS} busy periods: the rest were left out.")
-            break
-        span = _busy_span(occurrence, zone, block_all_day)
+    broken = _check_budget(query, wide[1], max_occurrences)
+    for begin, finish, component in _occurrences(query, *wide, broken, result):
+        span = _busy_span(component, begin, finish, zone, block_all_day)
         if span is not None and span[0] < end and span[1] > start:
-            result.blocks.append((*span, str(occurrence.get("UID", ""))[:1024]))
+            if len(result.blocks) >= max_blocks:
+                raise ImportLimitError(f"more than {max_blocks} busy periods in the next months")
+            result.blocks.append((*span, str(component.get("UID", ""))[:1024]))
     result.blocks.sort()
     return result
 
 
-def _content_lines(text: str, result: BusyImport) -> list[str]:
-    """Unfold, then drop lines that are not content lines (name[;params]:value)."""
-    lines, dropped = [], 0
-    for raw in _FOLDED.sub("", text).splitlines():
-        if not raw.strip():
+def decode(body: bytes) -> str:
+    """The feed as text, without a byte order mark or whitespace before it begins."""
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        text = body.decode("utf-16", errors="replace")
+    else:
+        text = body.decode("utf-8", errors="replace")
+    return text.lstrip("\ufeff \t\r\n")
+
+
+def content_lines(text: str) -> list[str]:
+    """Unfolded content lines: split only at CRLF, LF or CR, as RFC 5545 and icalendar do.
+
+    str.splitlines() would also split at U+2028, U+2029, U+0085, \\v, \\f and \\x1c-\\x1e,
+    letting a text value start a line of its own. Blank lines are left out, and a line
+    that starts with a space or tab continues the one before (also after blank lines).
+    """
+    lines: list[str] = []
+    parts: list[str] = []
+    for raw in _LINE_END.split(text):
+        if not raw:
             continue
-        if _CONTENT_LINE.match(raw):
-            lines.append(raw)
-        else:
-            dropped += 1
-    if dropped:
-        result.warn(f"{dropped} malformed line(s) skipped.")
+        if raw[0] in " \t" and parts:
+            parts.append(raw[1:])
+            continue
+        if parts:
+            lines.append("".join(parts))
+        parts = [raw] if raw.strip() else []
+    if parts:
+        lines.append("".join(parts))
     return lines
+
+
+def _clean_lines(lines: list[str], result: BusyImport) -> list[str]:
+    """Drop lines that are not content lines (name[;params]:value)."""
+    kept = [line for line in lines if _CONTENT_LINE.match(line)]
+    if len(kept) < len(lines):
+        result.warn(f"{len(lines) - len(kept)} malformed line(s) skipped.")
+    return kept
+
+
+def _value_start(line: str) -> int:
+    """Where the value begins: after the first colon outside a quoted parameter."""
+    colon = line.find(":")
+    if colon < 0:
+        return len(line)
+    if '"' not in line[:colon]:
+        return colon + 1
+    quoted = False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == ":" and not quoted:
+            return index + 1
+    return len(line)
+
+
+def _unescape(value: str) -> str:
+    return _ESCAPED.sub(lambda m: "\n" if m.group(1) in "nN" else m.group(1), value)
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
 
 
 def _isolate_custom_zones(lines: list[str]) -> list[str]:
@@ -94,15 +163,18 @@ def _isolate_custom_zones(lines: list[str]) -> list[str]:
 
     icalendar remembers custom zones by name for the whole process, so two feeds that
     both define "Customized Time Zone" differently would otherwise share one definition.
+    Names are compared as icalendar compares them: the TZID property unescaped (Outlook
+    writes "TZID:(UTC+07:00) Bangkok\\, Hanoi\\, Jakarta") and the TZID parameter unquoted
+    (DTSTART;TZID="(UTC+07:00) Bangkok, Hanoi, Jakarta":...).
     """
     definitions: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in lines:
-        upper = line.upper()
+        upper = line[:16].upper()
         if upper == "BEGIN:VTIMEZONE":
             current = []
         elif upper == "END:VTIMEZONE" and current is not None:
-            name = next((x[5:] for x in current if x.upper().startswith("TZID:")), None)
+            name = next((_tzid_property(x) for x in current if _is_tzid_property(x)), None)
             if name and not _known_zone(name):
                 definitions[name] = current
             current = None
@@ -115,19 +187,46 @@ def _isolate_custom_zones(lines: list[str]) -> list[str]:
         for name, body in definitions.items()
     }
 
-    def rename(match: re.Match) -> str:
-        if match.group(1):
-            name = match.group(2).strip('"')
-            return f'{match.group(1)}"{renamed[name]}"' if name in renamed else match.group(0)
-        name = match.group(4)
-        return f"{match.group(3)}{renamed[name]}" if name in renamed else match.group(0)
+    def rename_parameter(match: re.Match) -> str:
+        name = match.group(2)
+        name = name[1:-1] if name.startswith('"') else name
+        if name not in renamed:
+            return match.group(0)
+        return f';{match.group(1)}="{renamed[name]}"'
 
-    return [_TZID.sub(rename, line) if "TZID" in line.upper() else line for line in lines]
+    out = []
+    for line in lines:
+        if _is_tzid_property(line):
+            name = _tzid_property(line)
+            if name in renamed:
+                line = f"{line[: _value_start(line)]}{_escape(renamed[name])}"
+        else:
+            head = _value_start(line)
+            if "TZID" in line[:head].upper():
+                line = _PARAM_TZID.sub(rename_parameter, line[:head]) + line[head:]
+        out.append(line)
+    return out
+
+
+def _is_tzid_property(line: str) -> bool:
+    return line[:5].upper() in ("TZID:", "TZID;")
+
+
+def _tzid_property(line: str) -> str:
+    return _unescape(line[_value_start(line) :])
 
 
 def _known_zone(name: str) -> bool:
-    if name in WINDOWS_TO_OLSON:
-        return True
+    """Whether icalendar finds this name without the feed's definition (then it uses its own)."""
+    cleaned = name.strip("/")
+    candidates = [cleaned, WINDOWS_TO_OLSON.get(cleaned, ""), name]
+    if name.startswith("/"):
+        parts = cleaned.split("/")
+        candidates += ["/".join(parts[i:]) for i in range(1, len(parts))]
+    return any(_iana(candidate) for candidate in candidates if candidate)
+
+
+def _iana(name: str) -> bool:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
@@ -136,15 +235,20 @@ def _known_zone(name: str) -> bool:
 
 
 def _parse(lines: list[str], result: BusyImport) -> icalendar.Calendar:
-    """Parse the whole calendar; if that fails, parse component by component."""
+    """Parse the calendar as icalendar would; if that fails, component by component."""
     try:
         return icalendar.Calendar.from_ical("\r\n".join(lines) + "\r\n")
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+    except _PARSE_ERRORS as exc:
         first_error = exc
+    lines = _clean_lines(lines, result)
+    try:
+        return icalendar.Calendar.from_ical("\r\n".join(lines) + "\r\n")
+    except _PARSE_ERRORS:
+        pass
     header, zones, components = _split(lines)
     try:
         calendar = icalendar.Calendar.from_ical("\r\n".join([*header, "END:VCALENDAR"]) + "\r\n")
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+    except _PARSE_ERRORS as exc:
         raise ValueError(f"The calendar cannot be read: {first_error}") from exc
     for component in _parse_groups(header, zones, components, result):
         calendar.add_component(component)
@@ -179,7 +283,7 @@ def _parse_groups(header, zones, components, result):
         zone_calendar = icalendar.Calendar.from_ical(
             "\r\n".join([*header, *zone_lines, "END:VCALENDAR"]) + "\r\n"
         )
-    except (ValueError, KeyError, IndexError, TypeError):
+    except _PARSE_ERRORS:
         result.warn("The time zone definitions could not be read; times use known zone names.")
         zone_lines, zone_calendar = [], None
     pending = [components]
@@ -188,7 +292,7 @@ def _parse_groups(header, zones, components, result):
         text = "\r\n".join([*header, *zone_lines, *(x for c in group for x in c), "END:VCALENDAR"])
         try:
             parsed = icalendar.Calendar.from_ical(text + "\r\n")
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+        except _PARSE_ERRORS as exc:
             if len(group) == 1:
                 uid = next((x[4:] for x in group[0] if x.upper().startswith("UID:")), "?")
                 name = group[0][0][6:]
@@ -234,17 +338,60 @@ def _usable_end(event) -> bool:
     return True
 
 
-def _busy_span(event, zone: ZoneInfo, block_all_day: bool):
-    """The event's busy span in UTC, or None when it does not block time."""
+def _check_budget(query, span_stop, budget: int) -> set[int]:
+    """Count the recurrence instances in the window lazily; too many is a limit.
+
+    recurring-ical-events (and dateutil's rrule.between) build every instance of the
+    window in a list before anything is returned: a 200-byte FREQ=SECONDLY feed asks for
+    ten million. Walking each rule lazily stops at the budget instead. Every instance
+    from the rule's start counts, also those before the window: dateutil walks them too.
+    Returns the series whose rules cannot be walked (mixed value types, say): those are
+    skipped, as dateutil may loop on them instead of failing.
+    """
+    seen, broken = 0, set()
+    for series in query.series:
+        recurrence = getattr(series, "recurrence", None)
+        rules = getattr(recurrence, "rrules", ())
+        try:
+            last = convert_to_datetime(span_stop + series._add_to_stop, recurrence.tzinfo)
+            for rule in rules:
+                for moment in rule:
+                    if moment > last:
+                        break
+                    seen += 1
+                    if seen > budget:
+                        raise ImportLimitError(
+                            f"its repeating events give more than {budget} occurrences "
+                            "in the next months"
+                        )
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            if rules:
+                broken.add(id(series))
+    return broken
+
+
+def _occurrences(query, span_start, span_stop, broken: set[int], result: BusyImport):
+    """(start, end, component) of each occurrence in the window, one series at a time.
+
+    The same occurrences as query.between(), without a copy of the component for each.
+    """
+    for series in query.series:
+        if id(series) in broken:
+            result.warn(f"Repeating event {str(series.uid)[:80]} skipped: its dates mix types.")
+            continue
+        try:
+            for occurrence in series.between(span_start, span_stop):
+                component = occurrence._adapter._component
+                if component.name == "VEVENT":
+                    yield occurrence.start, occurrence.end, component
+        except query._skip_errors:
+            continue
+
+
+def _busy_span(event, begin, finish, zone: ZoneInfo, block_all_day: bool):
+    """The busy span in UTC of an occurrence from begin to finish, or None when free."""
     if not _blocks_time(event):
         return None
-    begin = event["DTSTART"].dt
-    if "DTEND" in event:
-        finish = event["DTEND"].dt
-    elif "DURATION" in event:
-        finish = begin + event["DURATION"].dt
-    else:
-        finish = begin + timedelta(days=1) if not isinstance(begin, datetime) else begin
     if not isinstance(begin, datetime):
         if not block_all_day:
             return None
@@ -252,10 +399,22 @@ def _busy_span(event, zone: ZoneInfo, block_all_day: bool):
         if last <= begin:  # a zero or negative length all-day event still means that day
             last = begin + timedelta(days=1)
         return _local_midnight(begin, zone), _local_midnight(last, zone)
-    begin, finish = _aware(begin, zone), _aware(finish, zone)
+    begin, finish = _aware(begin, zone), _aware(_as_datetime(finish, begin), zone)
     if finish <= begin:
         return None
     return begin.astimezone(UTC), finish.astimezone(UTC)
+
+
+def busy_span_of_component(event, zone: ZoneInfo, block_all_day: bool = True):
+    """The busy span of one expanded component (as recurring-ical-events returns them)."""
+    begin = event["DTSTART"].dt
+    if "DTEND" in event:
+        finish = event["DTEND"].dt
+    elif "DURATION" in event:
+        finish = begin + event["DURATION"].dt
+    else:
+        finish = begin + timedelta(days=1) if not isinstance(begin, datetime) else begin
+    return _busy_span(event, begin, finish, zone, block_all_day)
 
 
 def _blocks_time(event) -> bool:
@@ -272,6 +431,12 @@ def _blocks_time(event) -> bool:
 def _aware(value: datetime, zone: ZoneInfo) -> datetime:
     # Floating times, and times in a zone nobody knows, are the practitioner's wall clock.
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def _as_datetime(value, like: datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, time(0), tzinfo=like.tzinfo)
 
 
 def _as_date(value) -> date:

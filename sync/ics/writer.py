@@ -9,12 +9,17 @@ or start a property. The tests parse the output with icalendar and with ical.js.
 import re
 from datetime import UTC, datetime
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Controls, and the characters str.splitlines() and some readers take for a line end
+# (NEL U+0085, LINE SEPARATOR U+2028, PARAGRAPH SEPARATOR U+2029): a client's note must
+# never start a content line of its own in a reader that splits there. Lone surrogates
+# (JSON allows "\ud800") cannot be written as UTF-8 at all.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\x85\u2028\u2029\ud800-\udfff]")
 _FOLD_AT = 75  # octets per physical line, CRLF excluded (RFC 5545 3.1)
 
 
 def text(value: str) -> str:
-    """Escape a TEXT value: backslash, semicolon, comma and line breaks; drop controls."""
+    """Escape a TEXT value: backslash, semicolon, comma and line breaks; drop controls
+    and the Unicode line separators U+0085, U+2028 and U+2029."""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     value = _CONTROL.sub("", value)
     return value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,").replace("\n", "\\n")

@@ -141,7 +141,12 @@ def test_rotation_replaces_both_secrets(practice):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(max_size=300), st.text(max_size=300))
+@given(
+    st.text(max_size=300),
+    st.text(
+        st.sampled_from("ab:;,\\\r\n\x85\u2028\u2029\x0b\x0c\x1c") | st.characters(), max_size=300
+    ),
+)
 def test_client_text_never_breaks_the_structure(summary, description):
     body = (
         "BEGIN:VCALENDAR\r\n"
@@ -163,8 +168,39 @@ def test_client_text_never_breaks_the_structure(summary, description):
 
     def expected(value):
         value = value.replace("\r\n", "\n").replace("\r", "\n")
-        # Line breaks and tabs are text; the other control characters are dropped.
-        return "".join(c for c in value if c in "\n\t" or not (ord(c) < 32 or ord(c) == 127))
+        # Line breaks and tabs are text; the other control characters, and the Unicode
+        # line separators (NEL, LS, PS), are dropped.
+        return "".join(
+            c
+            for c in value
+            if c in "\n\t"
+            or not (
+                ord(c) < 32 or ord(c) == 127 or c in "\x85\u2028\u2029" or "\ud800" <= c <= "\udfff"
+            )
+        )
 
     assert str(event["SUMMARY"]) == expected(summary)
     assert str(event["DESCRIPTION"]) == expected(description)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c"])
+def test_a_note_cannot_start_a_line_even_in_a_reader_that_splits_on_unicode(
+    practice, separator, settings
+):
+    """Readers that split with str.splitlines() see a line end at U+2028, NEL, VT, FF, FS."""
+    from sync.ics.subscribe import ics_busy_blocks
+
+    person, follow_up = practice
+    domain = settings.ICS_UID_DOMAIN
+    injected = f"{separator}END:VEVENT{separator}BEGIN:VEVENT{separator}UID:evil{separator}"
+    injected += f"DTSTART:20270301T120000Z{separator}DTEND:20270301T180000Z{separator}X:"
+    book(follow_up, at(10), notes=f"Rug{injected}nek")
+    body = feed_build(token=feed_tokens(person)["bookings"], window=FeedWindow.at(NOW))
+    assert separator not in body
+    physical = body.splitlines()
+    assert not any(line.startswith("UID:evil") for line in physical)
+    assert sum(line == "BEGIN:VEVENT" for line in physical) == 1
+    imported = ics_busy_blocks(
+        body.encode(), zone=AMSTERDAM, start=utc(2027, 2, 28), end=utc(2027, 3, 3)
+    )
+    assert [uid for *_, uid in imported.blocks] == [f"bookings-{Session.objects.get().pk}@{domain}"]
