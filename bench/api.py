@@ -214,7 +214,7 @@ def main():
             server.terminate()
             server.wait(timeout=30)
     from scheduler.models import Booking
-    from scheduler.selectors import overlapping_live_sessions
+    from tests.audit import overlapping_live_sessions
 
     booked = Booking.objects.filter(appointment_type=quarter).count()
     print(f"bookings stored: {booked}; overlapping live sessions: {overlapping_live_sessions()}")

@@ -242,9 +242,9 @@ def _settle_and_check(booked, cancelled, fake):
     from django.db import connection
 
     from scheduler.models import Booking, Session
-    from scheduler.selectors import overlapping_live_sessions
     from sync.google.push import event_id_for
     from sync.models import OutboxItem
+    from tests.audit import overlapping_live_sessions
 
     connection.close()  # PostgreSQL restarted: start a fresh connection
     deadline = time.monotonic() + 120

@@ -304,6 +304,11 @@ def _write_sessions(booking: Booking, slot: Slot, rules: SlotRules, now: datetim
     Session.objects.bulk_create(rows)
 
 
+def client_change_notice() -> timedelta:
+    """How long before an appointment a client may still cancel or move it online."""
+    return timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS)
+
+
 def booking_changeable_until(
     *, booking: Booking, now: datetime, notice: timedelta
 ) -> datetime | None:

@@ -2,7 +2,6 @@ import re
 from contextlib import nullcontext
 from datetime import timedelta
 
-from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -26,6 +25,7 @@ from scheduler.booking import (
     booking_changeable_until,
     booking_create,
     booking_reschedule,
+    client_change_notice,
 )
 from scheduler.exceptions import SchedulingError
 from scheduler.models import AppointmentType, Booking
@@ -257,7 +257,7 @@ class ManageBaseApi(APIView):
         until = booking_changeable_until(
             booking=booking,
             now=timezone.now(),
-            notice=timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS),
+            notice=client_change_notice(),
         )
         return Response(_serialize(ManagedBookingSerializer, booking, changeable_until=until))
 
@@ -278,7 +278,7 @@ class ManageCancelApi(ManageBaseApi):
         booking = booking_cancel(
             booking=self._booking(token),
             now=timezone.now(),
-            notice=timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS),
+            notice=client_change_notice(),
         )
         return self._respond(booking)
 
@@ -297,6 +297,6 @@ class ManageRescheduleApi(ManageBaseApi):
             booking=booking,
             start=data.validated_data["start"],
             now=timezone.now(),
-            notice=timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS),
+            notice=client_change_notice(),
         )
         return self._respond(booking)

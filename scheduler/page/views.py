@@ -23,6 +23,7 @@ from scheduler.booking import (
     booking_changeable_until,
     booking_create,
     booking_reschedule,
+    client_change_notice,
 )
 from scheduler.exceptions import SchedulingError, SlotUnavailable, TooManyBookings
 from scheduler.models import AppointmentType, Booking, Practitioner
@@ -160,7 +161,7 @@ def manage_page(request, token):
     error = None
     if request.method == "POST" and request.POST.get("action") == "cancel":
         try:
-            booking_cancel(booking=booking, now=timezone.now(), notice=_notice())
+            booking_cancel(booking=booking, now=timezone.now(), notice=client_change_notice())
         except SchedulingError as exc:
             error = exc.detail
         else:
@@ -169,7 +170,7 @@ def manage_page(request, token):
     practitioner = booking.practitioner
     sessions = list(booking.sessions.order_by("position"))
     now = timezone.now()
-    until = booking_changeable_until(booking=booking, now=now, notice=_notice())
+    until = booking_changeable_until(booking=booking, now=now, notice=client_change_notice())
     changeable = until is not None and now <= until
     return render(
         request,
@@ -199,7 +200,9 @@ def manage_reschedule(request, token):
         if start is None:
             return _render_week(request, practitioner, appointment_type, booking=booking)
         try:
-            booking_reschedule(booking=booking, start=start, now=timezone.now(), notice=_notice())
+            booking_reschedule(
+                booking=booking, start=start, now=timezone.now(), notice=client_change_notice()
+            )
         except SlotUnavailable:
             return _render_week(
                 request, practitioner, appointment_type, booking=booking, taken=start
@@ -326,10 +329,6 @@ def _booking(token) -> Booking:
     if booking is None:
         raise Http404
     return booking
-
-
-def _notice() -> timedelta:
-    return timedelta(hours=settings.CLIENT_CHANGE_NOTICE_HOURS)
 
 
 def _language() -> str:

@@ -7,6 +7,7 @@ read it again and retry with the new etag.
 """
 
 import base64
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,8 @@ from sync.google.client import (
 )
 from sync.google.connection import reconnect_needed, service_or_alert
 from sync.models import CalendarConnection, GoogleEvent, OutboxItem
+
+log = logging.getLogger(__name__)
 
 OWN_EVENT_PROPERTY = "bsrScheduler"
 
@@ -201,7 +204,7 @@ def push_item_deliver(item: OutboxItem, *, now: datetime, services: dict) -> int
     )
     try:
         session.refresh_from_db()
-        session_push(connection=connection, session=session, service=service)
+        result = session_push(connection=connection, session=session, service=service)
     except HttpError as error:
         status, reason = status_of(error), reason_of(error)
         if status in RETRYABLE or (status == 403 and reason in RATE_LIMIT_REASONS):
@@ -219,6 +222,7 @@ def push_item_deliver(item: OutboxItem, *, now: datetime, services: dict) -> int
         outbox.retry_later(item, f"{type(error).__name__}: {error}"[:2000], now)
         connection_error_record(connection, f"Sending to Google failed: {type(error).__name__}.")
         return 0
+    log.info("google connection %s: session %s %s", connection.pk, session.pk, result.action)
     outbox.done(*pending, now=now)
     CalendarConnection.objects.filter(pk=connection.pk).update(
         status=CalendarConnection.Status.OK, last_success_at=now, last_error=""

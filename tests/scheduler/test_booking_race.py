@@ -16,8 +16,8 @@ import scheduler.booking
 from scheduler.booking import booking_create, booking_reschedule
 from scheduler.exceptions import SlotUnavailable
 from scheduler.models import Booking, Session
-from scheduler.selectors import overlapping_live_sessions
 from tests import factories
+from tests.audit import overlapping_live_sessions
 from tests.factories import AMSTERDAM, local, utc
 
 pytestmark = pytest.mark.django_db(transaction=True)
