@@ -1,11 +1,14 @@
 """Soak: the whole stack on loopback under mixed traffic while parts of it fail.
 
-gunicorn + a Celery worker with beat (Redis broker) + PostgreSQL + the fake Google server.
-For SOAK_SECONDS (default 60) threads view slots, book, cancel and fetch feeds; a third in,
-the worker is killed (SIGKILL) and restarted; halfway, PostgreSQL is restarted once. Then
-the queues are given time to drain and the database is checked: no booking lost or doubled
-(every 201 is in the database, no two live sessions overlap) and every outbox item was
-delivered, with exactly one Google event per live session.
+gunicorn + a Celery worker with beat + a private Redis (broker and cache, as in production)
++ PostgreSQL + the fake Google server + a real SMTP server. For SOAK_SECONDS (default 60)
+threads view slots, book, cancel and fetch feeds; a quarter in, Redis is killed (SIGKILL)
+for 10 s and started again; a third in, the worker is killed (SIGKILL) and restarted;
+halfway, PostgreSQL is restarted once. Then the queues are given time to drain and the
+database is checked: no booking lost or doubled (every 201 is in the database, no two live
+sessions overlap), every outbox item was delivered, exactly one Google event per live
+session, and every e-mail arrived under its one Message-ID (none missing, none with a
+second identity).
 
     .venv/bin/python bench/soak.py       [SOAK_SECONDS=60] [BENCH_DATABASE_URL=...]
 
@@ -30,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.seed import database_recreate  # noqa: E402
 from tests.fakes.google_server import FakeGoogleCalendar  # noqa: E402
+from tests.reliability.smtp_sink import SmtpSink, free_port  # noqa: E402
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
 PORT = int(os.environ.get("SOAK_PORT", "8798"))
@@ -37,20 +41,48 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0
 BIN = Path(sys.executable).parent
 
 
+def _redis(port):
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    for _ in range(50):
+        ping = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True)
+        if ping.stdout.strip() == b"PONG":
+            return process
+        time.sleep(0.1)
+    raise SystemExit("redis did not start")
+
+
 def main():
     fake = FakeGoogleCalendar().start()
+    sink = SmtpSink().start()
+    redis_port = free_port()
+    redis = _redis(redis_port)
     env = {
         **os.environ,
         "DATABASE_URL": DATABASE_URL,
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/9",
-        "CACHE_URL": "redis://127.0.0.1:6379/10",
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "CACHE_URL": f"redis://127.0.0.1:{redis_port}/1",
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DEBUG": "0",
         "THROTTLE_ENABLED": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
         "LOG_LEVEL": "ERROR",
         "HEARTBEAT_INTERVAL_SECONDS": "5",
-        "EMAIL_URL": "dummymail://",
+        "EMAIL_URL": f"smtp://127.0.0.1:{sink.port}",
+        "OUTBOX_SWEEP_SECONDS": "5",
+        "OUTBOX_LEASE_SECONDS": "20",
         "GOOGLE_CLIENT_ID": fake.client_id,
         "GOOGLE_CLIENT_SECRET": fake.client_secret,
         "GOOGLE_TOKEN_URI": fake.token_uri,
@@ -58,7 +90,6 @@ def main():
         "GOOGLE_TIMEOUT_SECONDS": "5",
         "VAR_DIR": str(ROOT / "var" / "soak"),
     }
-    subprocess.run(["redis-cli", "-n", "9", "flushdb"], check=True, capture_output=True)
     database_recreate(DATABASE_URL, env)
     os.environ.update(env)
     import django
@@ -141,7 +172,14 @@ def main():
     began = time.monotonic()
     for t in threads:
         t.start()
-    time.sleep(SECONDS / 3)
+    time.sleep(SECONDS / 4)
+    redis.send_signal(signal.SIGKILL)
+    redis.wait()
+    print(f"{time.monotonic() - began:5.1f} s: Redis killed (broker and cache)")
+    time.sleep(10)
+    redis = _redis(redis_port)
+    print(f"{time.monotonic() - began:5.1f} s: Redis started again")
+    time.sleep(max(0.0, began + SECONDS / 3 - time.monotonic()))
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     print(f"{time.monotonic() - began:5.1f} s: worker killed")
@@ -160,11 +198,13 @@ def main():
     print(f"traffic for {SECONDS:.0f} s: {served} requests, {served / SECONDS:.0f}/s")
     for (kind, status), count in sorted(stats.items(), key=str):
         print(f"  {kind:7} {status}: {count}")
-    _settle_and_check(booked, cancelled, fake)
+    _settle_and_check(booked, cancelled, fake, sink)
     worker.terminate()
     web.terminate()
     worker.wait(timeout=30)
     web.wait(timeout=30)
+    redis.kill()
+    sink.stop()
     fake.stop()
 
 
@@ -238,7 +278,7 @@ def _candidate_starts(follow_up):
     ]
 
 
-def _settle_and_check(booked, cancelled, fake):
+def _settle_and_check(booked, cancelled, fake, sink):
     from django.db import connection
 
     from scheduler.models import Booking, Session
@@ -269,7 +309,18 @@ def _settle_and_check(booked, cancelled, fake):
         f"Google events {len(events)} for {len(wanted)} live sessions, "
         f"missing {len(wanted - events)}, extra {len(events - wanted)}"
     )
-    ok = not lost and not overlaps and not pending and events == wanted
+    mail_ids = set(
+        OutboxItem.objects.filter(kind=OutboxItem.Kind.MAIL).values_list("message_id", flat=True)
+    )
+    received = sink.message_ids()
+    print(
+        f"e-mails: {len(mail_ids)} in the outbox, {len(set(received))} arrived "
+        f"({len(received) - len(set(received))} sent again under their own Message-ID after "
+        f"a kill), missing {len(mail_ids - set(received))}, unknown {len(set(received) - mail_ids)}"
+    )
+    ok = (
+        not lost and not overlaps and not pending and events == wanted and set(received) == mail_ids
+    )
     print("RESULT:", "no booking lost or doubled, every outbox item delivered" if ok else "FAILED")
     if not ok:
         raise SystemExit(1)
