@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.seed import database_recreate  # noqa: E402
 from tests.fakes.google_server import FakeGoogleCalendar  # noqa: E402
+from tests.processes import worker_command  # noqa: E402
 from tests.reliability.smtp_sink import SmtpSink, free_port  # noqa: E402
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
@@ -223,17 +224,7 @@ def _call(conn, method, path, body=None):
 
 def _worker(env):
     return subprocess.Popen(
-        [
-            str(BIN / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "-B",
-            "--pool=solo",
-            "--loglevel=ERROR",
-            "--schedule",
-            str(ROOT / "var" / "soak" / "beat-schedule"),
-        ],
+        worker_command(ROOT / "var" / "soak" / "beat-schedule", loglevel="ERROR"),
         cwd=ROOT,
         env=env,
     )

@@ -1,4 +1,8 @@
-"""Audits of the stored state, for the concurrency tests and the benchmarks."""
+"""Concurrency tests' tools: run calls at once, audit the stored state afterwards."""
+
+import threading
+
+from django.db import connections
 
 
 def overlapping_live_sessions() -> int:
@@ -19,3 +23,25 @@ def overlapping_live_sessions() -> int:
             """
         )
         return cursor.fetchone()[0]
+
+
+def race(calls):
+    """Run the calls at once, each on its own thread and connection; return outcomes."""
+    barrier = threading.Barrier(len(calls))
+    outcomes = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            barrier.wait()
+            outcomes[i] = call()
+        except Exception as exc:  # every outcome is asserted by the caller
+            outcomes[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return outcomes

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.processes import worker_command
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -33,19 +35,8 @@ def test_worker_and_beat_run_on_the_embedded_broker(tmp_path):
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
-    celery = Path(sys.executable).with_name("celery")
     worker = subprocess.Popen(
-        [
-            str(celery),
-            "-A",
-            "config",
-            "worker",
-            "-B",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--schedule",
-            str(tmp_path / "beat-schedule"),
-        ],
+        worker_command(tmp_path / "beat-schedule"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -150,15 +150,19 @@ def google_connection_pull(*, connection: CalendarConnection, now: datetime, ser
                 connection=connection, calendar_id=calendar_id
             )
             calendar_pull(sync=sync, service=service, now=now)
-    except HttpError as error:
-        connection_error_record(connection, f"Reading Google Calendar failed ({status_of(error)}).")
-        return
-    except TRANSIENT as error:
-        trouble(connection, error, now, "Reading Google Calendar failed")
+    except (HttpError, *TRANSIENT) as error:
+        _read_failed(connection, error, now)
         return
     CalendarConnection.objects.filter(pk=connection.pk).update(
         status=CalendarConnection.Status.OK, last_success_at=now, last_error=""
     )
+
+
+def _read_failed(connection: CalendarConnection, error: Exception, now: datetime) -> None:
+    if isinstance(error, HttpError):
+        connection_error_record(connection, f"Reading Google Calendar failed ({status_of(error)}).")
+    else:
+        trouble(connection, error, now, "Reading Google Calendar failed")
 
 
 def google_connection_setup(*, connection: CalendarConnection, now: datetime) -> None:
@@ -170,11 +174,8 @@ def google_connection_setup(*, connection: CalendarConnection, now: datetime) ->
         return
     try:
         items = service.calendarList().list().execute(num_retries=3).get("items", [])
-    except HttpError as error:
-        connection_error_record(connection, f"Reading Google Calendar failed ({status_of(error)}).")
-        return
-    except TRANSIENT as error:
-        trouble(connection, error, now, "Reading Google Calendar failed")
+    except (HttpError, *TRANSIENT) as error:
+        _read_failed(connection, error, now)
         return
     account = next((c["id"] for c in items if c.get("primary")), "")
     if connection.google_account and account and account != connection.google_account:

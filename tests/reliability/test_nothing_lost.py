@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from tests.processes import worker_command
 from tests.reliability.smtp_sink import SmtpSink, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,20 +104,7 @@ class Stack:
         raise AssertionError((self.tmp / "web.log").read_text())
 
     def worker_start(self) -> None:
-        self._start(
-            "worker",
-            [
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "-B",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--schedule",
-                str(self.tmp / f"beat-{uuid.uuid4().hex}"),
-            ],
-        )
+        self._start("worker", worker_command(self.tmp / f"beat-{uuid.uuid4().hex}"))
 
     def worker_kill(self) -> None:
         worker = self.processes.pop("worker")

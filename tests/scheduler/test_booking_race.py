@@ -5,19 +5,18 @@ marked `postgres` also take the code's own checks away to show the exclusion con
 alone refuses the overlap.
 """
 
-import threading
 from collections import Counter
 from datetime import date
 
 import pytest
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 
 import scheduler.booking
 from scheduler.booking import booking_create, booking_reschedule
 from scheduler.exceptions import SlotUnavailable
 from scheduler.models import Booking, Session
 from tests import factories
-from tests.audit import overlapping_live_sessions
+from tests.audit import overlapping_live_sessions, race
 from tests.factories import AMSTERDAM, local, utc
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -28,28 +27,6 @@ NOW = utc(2027, 2, 22, 7)
 
 def at(hour, minute=0, day=MONDAY):
     return local(AMSTERDAM, day.year, day.month, day.day, hour, minute)
-
-
-def race(calls):
-    """Run the calls at once, each on its own thread and connection; return outcomes."""
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            outcomes[i] = call()
-        except Exception as exc:  # every outcome is asserted by the caller
-            outcomes[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return outcomes
 
 
 def kinds(outcomes):

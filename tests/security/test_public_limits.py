@@ -2,12 +2,10 @@
 e-mail address (enforced under the booking lock), throttles per IPv6 /64, and no links in
 the names the practice mails to whoever booked."""
 
-import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
@@ -16,6 +14,7 @@ from scheduler.exceptions import TooManyBookings
 from scheduler.models import Booking
 from scheduler.page.limits import client_network
 from tests import factories
+from tests.audit import race
 from tests.security.conftest import at, book, split_meta, token_client
 
 pytestmark = pytest.mark.django_db
@@ -159,27 +158,6 @@ def test_the_booking_page_refuses_the_fourth_booking_in_the_form(practitioner, f
 # --- parallel requests cannot pass the cap ------------------------------------------------
 
 
-def _race(calls):
-    barrier = threading.Barrier(len(calls))
-    outcomes = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            outcomes[i] = call()
-        except Exception as exc:  # every outcome is asserted below
-            outcomes[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return outcomes
-
-
 @pytest.mark.django_db(transaction=True)
 def test_parallel_bookings_of_one_address_on_free_slots_stop_at_the_cap(practitioner, monday):
     follow_up = factories.appointment_type(practitioner, duration_minutes=30)
@@ -193,7 +171,7 @@ def test_parallel_bookings_of_one_address_on_free_slots_stop_at_the_cap(practiti
             appointment_type=follow_up, start=start, client=details, now=now
         )
 
-    outcomes = _race([call(n, start) for n, start in enumerate(starts)])
+    outcomes = race([call(n, start) for n, start in enumerate(starts)])
     kinds = Counter(type(o).__name__ for o in outcomes)
     assert kinds == {"BookingResult": 3, "TooManyBookings": 9}, outcomes
     assert Booking.objects.count() == 3
