@@ -3,8 +3,10 @@
 from datetime import datetime, time
 
 import pytest
+from rest_framework.test import APIClient
 
 from scheduler.models import AppointmentType, Booking, DateOverride, Session, WeeklyRule
+from tests import factories
 from tests.factories import AMSTERDAM
 
 pytestmark = pytest.mark.django_db
@@ -180,3 +182,22 @@ def test_unknown_paths_and_methods(anon, api):
     assert anon.get("/api/v1/nothing/").status_code == 404
     assert anon.delete("/api/v1/slots/").status_code == 405
     assert api.patch("/api/v1/availability/weekly/", {}, format="json").status_code == 405
+
+
+@pytest.mark.parametrize("zone", ["Europe", "America", "Etc", "../Europe/Amsterdam"])
+def test_a_directory_of_the_zone_database_is_a_400_not_a_500(zone):
+    person = factories.practitioner()
+    follow_up = factories.appointment_type(person)
+    anon = APIClient()
+    response = anon.get(
+        f"/api/v1/slots/?appointment_type={follow_up.pk}&start=2027-03-01&end=2027-03-02&tz={zone}"
+    )
+    assert response.status_code == 400 and "tz" in response.json()
+
+
+def test_malformed_feed_address_is_a_400():
+    person = factories.practitioner()
+    api = APIClient()
+    api.force_authenticate(person.user)
+    response = api.post("/api/v1/calendars/", {"kind": "ics", "url": "http://[::1"}, format="json")
+    assert response.status_code == 400 and "url" in response.json()
