@@ -28,7 +28,7 @@ test: $(BIN)/activate tests/js/node_modules locale/nl/LC_MESSAGES/django.mo
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 bench-slots: $(BIN)/activate
 	$(BIN)/python bench/slots.py

@@ -26,7 +26,11 @@ def overlapping_live_sessions() -> int:
 
 
 def race(calls):
-    """Run the calls at once, each on its own thread and connection; return outcomes."""
+    """Run the calls at once, each on its own thread and connection; return outcomes.
+
+    Each call holds a database connection: tests that race many calls are marked
+    @pytest.mark.xdist_group("connections") so that `make test` (-n 2 --dist loadgroup)
+    runs them on one worker, one at a time."""
     barrier = threading.Barrier(len(calls))
     outcomes = [None] * len(calls)
 

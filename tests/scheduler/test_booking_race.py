@@ -19,7 +19,9 @@ from tests import factories
 from tests.audit import overlapping_live_sessions, race
 from tests.factories import AMSTERDAM, local, utc
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Up to 50 connections at once: under xdist these share one worker (see tests/audit.py), so
+# two races never together exhaust PostgreSQL's 100 connections.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.xdist_group("connections")]
 
 MONDAY = date(2027, 3, 1)
 NOW = utc(2027, 2, 22, 7)

@@ -159,6 +159,7 @@ def test_the_booking_page_refuses_the_fourth_booking_in_the_form(practitioner, f
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.xdist_group("connections")
 def test_parallel_bookings_of_one_address_on_free_slots_stop_at_the_cap(practitioner, monday):
     follow_up = factories.appointment_type(practitioner, duration_minutes=30)
     now = timezone.now()
