@@ -12,12 +12,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-MAX_SESSION_MINUTES = 8 * 60
-MAX_BUFFER_MINUTES = 4 * 60
-MAX_NOTICE_MINUTES = 60 * 24 * 90
-MAX_DAYS_AHEAD = 730
-MAX_SERIES_SESSIONS = 12
-MAX_SERIES_OFFSET_DAYS = 365
+from scheduler.bounds import (
+    MAX_BUFFER_MINUTES,
+    MAX_DAYS_AHEAD,
+    MAX_NOTICE_MINUTES,
+    MAX_SESSION_MINUTES,
+)
 
 
 def validate_timezone(value: str) -> None:

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 
+from scheduler.bounds import MAX_SERIES_OFFSET_DAYS, MAX_SERIES_SESSIONS, MAX_SESSION_MINUTES
+
 
 @dataclass(frozen=True, slots=True)
 class Interval:
@@ -75,8 +77,6 @@ def series_from_json(value: object) -> tuple[SessionSpec, ...]:
     Offsets start at 0 and strictly increase, so the sessions of one series never fall on
     the same day.
     """
-    from scheduler.models import MAX_SERIES_OFFSET_DAYS, MAX_SERIES_SESSIONS, MAX_SESSION_MINUTES
-
     if not isinstance(value, list) or not value:
         raise ValidationError("sessions must be a non-empty list or null.")
     if len(value) > MAX_SERIES_SESSIONS:

@@ -31,13 +31,15 @@ def ics_connection_create(
     """Add a subscribed calendar; raises FeedFetchError for an address we will not fetch."""
     url = normalise_feed_url(url)
     check_address(url)
-    return CalendarConnection.objects.create(
+    connection = CalendarConnection.objects.create(
         practitioner=practitioner,
         kind=CalendarConnection.Kind.ICS,
         url=url,
         name=name,
         block_all_day=block_all_day,
     )
+    _read_soon(connection)
+    return connection
 
 
 def calendar_connection_update(*, connection: CalendarConnection, **fields) -> CalendarConnection:
@@ -50,7 +52,18 @@ def calendar_connection_update(*, connection: CalendarConnection, **fields) -> C
     for name, value in fields.items():
         setattr(connection, name, value)
     connection.save()
+    _read_soon(connection)
     return connection
+
+
+def _read_soon(connection: CalendarConnection) -> None:
+    """Read the calendar again once this change commits (beat's polling is the fallback)."""
+    from sync import tasks  # the tasks import this module
+
+    if connection.kind == CalendarConnection.Kind.ICS:
+        tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
+    elif connection.kind == CalendarConnection.Kind.GOOGLE:
+        tasks.after_commit(tasks.google_pull, connection.pk)
 
 
 def calendar_connection_delete(*, connection: CalendarConnection) -> None:

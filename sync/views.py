@@ -62,7 +62,7 @@ def google_callback(request):
             content_type="text/plain; charset=utf-8",
         )
     try:
-        connection = google_connect_finish(
+        google_connect_finish(
             state=state[:128],
             code=code[:2048],
             user=request.user,
@@ -71,7 +71,6 @@ def google_callback(request):
         )
     except OAuthFailed as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
-    tasks.after_commit(tasks.google_setup, connection.pk)
     return redirect(reverse("admin:index") + "?google=connected")
 
 

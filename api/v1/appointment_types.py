@@ -11,16 +11,15 @@ from api.fields import StrictCharField, StrictIntegerField
 from api.permissions import IsPractitioner
 from api.serializers import ErrorSerializer
 from api.throttling import PublicReadThrottle
-from scheduler.models import (
+from scheduler.bounds import (
     MAX_BUFFER_MINUTES,
     MAX_DAYS_AHEAD,
     MAX_NOTICE_MINUTES,
     MAX_SERIES_OFFSET_DAYS,
     MAX_SERIES_SESSIONS,
     MAX_SESSION_MINUTES,
-    AppointmentType,
-    Practitioner,
 )
+from scheduler.models import AppointmentType, Practitioner
 from scheduler.practice import (
     appointment_type_create,
     appointment_type_delete,

@@ -17,7 +17,6 @@ from sync.calendars import (
 from sync.google.oauth import google_connect_start, google_connection_disconnect
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection
-from sync.tasks import after_commit, google_pull, ics_sync
 
 
 class AvailableCalendarSerializer(serializers.Serializer):
@@ -73,10 +72,6 @@ class GoogleConnectSerializer(serializers.Serializer):
     authorization_url = serializers.URLField()
 
 
-def _sync_soon(connection: CalendarConnection) -> None:
-    after_commit(ics_sync, connection.pk, force=True)
-
-
 class CalendarListApi(APIView):
     """The practitioner's calendar connections; POST subscribes to an iCal feed."""
 
@@ -105,7 +100,6 @@ class CalendarListApi(APIView):
             )
         except FeedFetchError as exc:
             raise serializers.ValidationError({"url": [str(exc)]}) from exc
-        _sync_soon(connection)
         return Response(
             CalendarConnectionSerializer(connection).data, status=status.HTTP_201_CREATED
         )
@@ -141,10 +135,6 @@ class CalendarDetailApi(APIView):
             connection = calendar_connection_update(connection=connection, **values)
         except FeedFetchError as exc:
             raise serializers.ValidationError({"url": [str(exc)]}) from exc
-        if is_ics:
-            _sync_soon(connection)
-        else:
-            after_commit(google_pull, connection.pk)
         return Response(CalendarConnectionSerializer(connection).data)
 
     @extend_schema(responses={204: None}, tags=["calendars"])

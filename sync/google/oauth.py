@@ -83,8 +83,12 @@ def google_connect_finish(*, state: str, code: str, user, redirect_uri: str, now
                 "alerted_at": None,
             },
         )
-        # Whatever waited while the link was broken goes out on the next sync.
+        # Whatever waited while the link was broken goes out on the next sync, which a
+        # worker runs once this commits.
         outbox.connection_retry_now(connection_id=connection.pk, now=now)
+        from sync import tasks  # the tasks import this module
+
+        tasks.after_commit(tasks.google_setup, connection.pk)
     return connection
 
 
