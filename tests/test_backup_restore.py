@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from scheduler.booking import booking_cancel, booking_create
 from scheduler.models import Booking, Session
-from scheduler.selectors import slot_inputs, slot_list
-from scheduler.slots import available_slots
+from scheduler.selectors import slot_list
 from tests import factories
 from tests.page.conftest import next_monday
 
@@ -45,14 +44,9 @@ def test_backup_script_dump_restores_every_booking(frozen_clock, tmp_path):
         for n, s in enumerate(starts[:6])
     ]
     booking_cancel(booking=booked[0], now=timezone.now())
-    series_inputs = slot_inputs(
-        appointment_type=series, first_day=day + timedelta(days=1), last_day=day + timedelta(days=1)
-    )
-    first = available_slots(
-        series_inputs,
-        now=timezone.now(),
-        first_day=day + timedelta(days=1),
-        last_day=day + timedelta(days=1),
+    tuesday = day + timedelta(days=1)
+    first = slot_list(
+        appointment_type=series, first_day=tuesday, last_day=tuesday, now=timezone.now()
     )[0]
     booking_create(
         appointment_type=series, start=first.start, now=timezone.now(), client=factories.client(99)
