@@ -86,6 +86,9 @@ class RadicaleServer:
     def _write_users(self) -> None:
         (self.folder / "users").write_text("".join(f"{u}:{p}\n" for u, p in self.users.items()))
 
+    def add_user(self, user: str, password: str) -> None:
+        self.set_password(user, password)
+
     def set_password(self, user: str, password: str) -> None:
         self.users[user] = password
         self._write_users()
