@@ -105,6 +105,8 @@ class CalendarConnection(models.Model):
     caldav_username = models.CharField(max_length=320, blank=True)
     caldav_password = models.TextField(blank=True)
     caldav_home_url = models.URLField(max_length=2000, blank=True)
+    # When the home was last listed (calendar names; ctags of servers without RFC 6578).
+    caldav_listed_at = models.DateTimeField(null=True, blank=True)
     # Set when the practitioner was told the connection needs them; cleared on reconnect.
     alerted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,9 +1,10 @@
 """CalDAV -> busy time: follow one calendar's changes, expand them like an ICS feed.
 
-Changes are found with sync-collection (RFC 6578) and the stored token; a server
-without it is compared by listing etags (PROPFIND Depth 1) against the ones kept in
-CalDAVObject. An unchanged calendar (same sync-token or ctag in the home listing the
-caller already made) costs no request at all, and no event body is ever fetched twice.
+Changes are found with sync-collection (RFC 6578) and the stored token: an unchanged
+calendar costs that one REPORT and no event body. A server without it is compared by
+its ctag in the home listing the caller made (unchanged: no request at all), then by
+listing etags (PROPFIND Depth 1) against the ones kept in CalDAVObject. Only changed
+objects' bodies are fetched.
 A token the server no longer knows (403/409 valid-sync-token) means a full resync of
 that calendar.
 
@@ -87,6 +88,14 @@ def calendar_pull(
             full = True
     if changes is None:
         changes = _etag_listing(state, dav, full)
+    if not full and not changes.changed and not changes.removed:
+        CalDAVCalendar.objects.filter(pk=state.pk).update(
+            sync_token=changes.sync_token or state.sync_token,
+            ctag=listing.ctag if listing else state.ctag,
+            sync_collection=state.sync_collection,
+            last_pulled_at=now,
+        )
+        return PullResult()
     wanted = {h: e for h, e in changes.changed.items() if not is_own_href(h)}
     bodies = _multiget(dav, state.url, list(wanted))
     imported = _expand(bodies, practitioner, start, end, block_all_day)
@@ -139,7 +148,7 @@ def calendar_pull(
             batch_size=2000,
         )
         state.sync_token = changes.sync_token or (listing.sync_token if listing else "")
-        state.ctag = listing.ctag if listing else ""
+        state.ctag = listing.ctag if listing else state.ctag
         state.import_context = context
         state.last_pulled_at = now
         state.save(

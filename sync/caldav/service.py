@@ -35,6 +35,7 @@ from sync.models import CalDAVCalendar, CalendarConnection, OutboxItem
 log = logging.getLogger(__name__)
 
 MAX_PULL_BACKOFF = timedelta(hours=6)
+LISTING_REFRESH = timedelta(hours=1)
 RECONNECT_MESSAGE = (
     "The calendar server no longer accepts the password; please enter a new "
     "(app-specific) password for this calendar."
@@ -278,23 +279,36 @@ def caldav_connection_pull(
     wanted = list(connection.busy_calendar_ids or [])
     for stale in connection.caldav_calendars.exclude(url__in=wanted):
         _drop_mirror(stale)
+    states = {s.url: s for s in connection.caldav_calendars.all()}
+    # The home listing (one PROPFIND) is needed for calendars not yet synced or without
+    # sync-collection (their ctag), and hourly for the names; otherwise the sync-collection
+    # REPORT alone says whether anything changed.
+    listing_due = (
+        connection.caldav_listed_at is None
+        or now - connection.caldav_listed_at >= LISTING_REFRESH
+        or any(url not in states or states[url].sync_collection is not True for url in wanted)
+    )
     warnings: list[str] = []
+    listing = None
     with _dav(connection) as dav:
         try:
-            listing = {
-                c.url: c for c in calendars_list(home_url=connection.caldav_home_url, dav=dav)
-            }
+            if listing_due:
+                found = calendars_list(home_url=connection.caldav_home_url, dav=dav)
+                listing = {c.url: c for c in found}
             start = now - MIRROR_PAST
             end = now + timedelta(days=_horizon_days(practitioner))
             for url in wanted:
-                state, _ = CalDAVCalendar.objects.get_or_create(connection=connection, url=url)
-                if url not in listing:
+                state = (
+                    states.get(url)
+                    or CalDAVCalendar.objects.get_or_create(connection=connection, url=url)[0]
+                )
+                if listing is not None and url not in listing:
                     warnings.append("A calendar chosen to block time no longer exists.")
                     _drop_mirror(state)
                     continue
                 result = calendar_pull(
                     state=state,
-                    listing=listing[url],
+                    listing=listing[url] if listing is not None else None,
                     dav=dav,
                     practitioner=practitioner,
                     now=now,
@@ -313,14 +327,16 @@ def caldav_connection_pull(
             log.exception("caldav connection %s could not be read", connection.pk)
             _record_error(connection, f"The calendar could not be read: {str(exc)[:300]}")
             return True
-    names = [{"id": c.url, "name": c.name} for c in listing.values()]
-    CalendarConnection.objects.filter(pk=connection.pk).update(
-        status=CalendarConnection.Status.OK,
-        last_success_at=now,
-        last_error="",
-        warnings=warnings[:50],
-        available_calendars=names,
-    )
+    done = {
+        "status": CalendarConnection.Status.OK,
+        "last_success_at": now,
+        "last_error": "",
+        "warnings": warnings[:50],
+    }
+    if listing is not None:
+        done["available_calendars"] = [{"id": c.url, "name": c.name} for c in listing.values()]
+        done["caldav_listed_at"] = now
+    CalendarConnection.objects.filter(pk=connection.pk).update(**done)
     return True
 
 

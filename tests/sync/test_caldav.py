@@ -425,13 +425,14 @@ def test_pull_follows_moves_and_deletes_and_an_unchanged_calendar_fetches_no_bod
     proxy.requests.clear()
     pull(connection)  # nothing changed
     assert proxy.count("get") == proxy.count("multiget") == proxy.count("propfind-data") == 0
-    assert proxy.count("sync-collection") == 0 and len(proxy.requests) == 1  # one PROPFIND
+    # One sync-collection REPORT for each of the two busy calendars, nothing else.
+    assert proxy.count("sync-collection") == len(proxy.requests) == 2
     radicale.put(account.private, "a.ics", vevent("a", at(0, 12), at(0, 13)), account.user)
     radicale.delete(account.private, "b.ics", account.user)
     proxy.requests.clear()
     pull(connection)
     assert busy_spans() == [(at(0, 12), at(0, 13))]
-    assert proxy.count("sync-collection") == 1 and proxy.count("multiget") == 1
+    assert proxy.count("sync-collection") == 2 and proxy.count("multiget") == 1
     state = CalDAVCalendar.objects.get(url__endswith=account.private)
     assert state.sync_collection is True and state.sync_token
     assert list(state.resources.values_list("href", flat=True)) == [f"{account.private}a.ics"]
