@@ -298,7 +298,8 @@ GOOGLE_TIMEOUT_SECONDS = env.float("GOOGLE_TIMEOUT_SECONDS", default=30)
 # CalDAV (iCloud, Nextcloud, Fastmail...): how often the busy calendars are read. Addresses
 # obey the ICS_* rules above (ICS_ALLOW_PRIVATE_URLS, ICS_ALLOWED_NETWORKS, timeouts).
 CALDAV_POLL_MINUTES = env.int("CALDAV_POLL_MINUTES", default=5)
-# Fernet keys for OAuth tokens (and CalDAV passwords) at rest, newest first (rotation: add a new one in front).
+# Fernet keys for OAuth tokens and CalDAV passwords at rest, newest first (rotation: add a
+# new one in front).
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
 
 # ------------------------------------------------------------------------------
