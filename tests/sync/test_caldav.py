@@ -586,3 +586,26 @@ def test_an_unreachable_server_is_an_error_not_a_crash(practice, account, proxy)
     assert found.status == "error" and found.available_calendars == []
     with Dav(username="x", password="y") as dav, pytest.raises(Transient):
         dav.request("GET", "http://127.0.0.1:9/")  # nothing listens on the discard port
+
+
+def test_key_rotation_covers_the_caldav_password(settings, practice):
+    from cryptography.fernet import Fernet
+
+    from sync.google.tokens import encrypt_token
+    from sync.secrets import secrets_reencrypt
+
+    person, _ = practice
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.TOKEN_ENCRYPTION_KEYS = [old]
+    found = CalendarConnection.objects.create(
+        practitioner=person,
+        kind="caldav",
+        url="https://caldav.example.com/",
+        caldav_username="me",
+        caldav_password=encrypt_token("app-secret"),
+    )
+    settings.TOKEN_ENCRYPTION_KEYS = [new, old]
+    assert secrets_reencrypt()["connections"] == 1
+    settings.TOKEN_ENCRYPTION_KEYS = [new]
+    found.refresh_from_db()
+    assert decrypt_token(found.caldav_password) == "app-secret"
