@@ -61,7 +61,7 @@ def account(radicale):
 def proxy(radicale, settings):
     settings.ICS_ALLOW_PRIVATE_URLS = True
     settings.ICS_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the test server, and nothing else
-    settings.ICS_TIMEOUT_SECONDS = 1
+    settings.ICS_TIMEOUT_SECONDS = 10  # tests that inject delays shorten it themselves
     settings.PUBLIC_BASE_URL = "http://testserver"
     server = FaultProxy(radicale.url)
     yield server
@@ -279,8 +279,9 @@ def test_a_put_whose_answer_was_lost_is_found_by_its_name(
 
 
 def test_random_faults_over_200_changes_end_with_exactly_the_live_sessions(
-    radicale, account, practice, connection, proxy
+    radicale, account, practice, connection, proxy, settings
 ):
+    settings.ICS_TIMEOUT_SECONDS = 1  # so that an injected 1.3 s delay is a timeout
     _person, follow_up = practice
     rng = random.Random(20261201)
     starts = free_starts(follow_up, days=7)
@@ -473,7 +474,10 @@ def test_a_server_without_sync_collection_is_compared_by_ctag_and_etags(
     assert proxy.count("sync-collection") == 0 and proxy.count("multiget") == 1
 
 
-def test_a_failed_pull_keeps_the_busy_time_known(radicale, account, practice, connection, proxy):
+def test_a_failed_pull_keeps_the_busy_time_known(
+    radicale, account, practice, connection, proxy, settings
+):
+    settings.ICS_TIMEOUT_SECONDS = 1  # so that an injected 1.5 s delay is a timeout
     radicale.put(account.private, "a.ics", vevent("a", at(0, 10), at(0, 11)), account.user)
     pull(connection)
     radicale.delete(account.private, "a.ics", account.user)
