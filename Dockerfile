@@ -10,7 +10,8 @@ COPY sync ./sync
 COPY locale ./locale
 COPY templates ./templates
 COPY manage.py ./
-RUN pip install --no-cache-dir --prefix=/install . \
+RUN URLLIB3_NO_OVERRIDE=1 pip install --no-cache-dir --prefix=/install . \
+ && pip install --no-cache-dir --prefix=/install --force-reinstall --no-deps "urllib3==2.8.0" \
  && PYTHONPATH=/install/lib/python3.11/site-packages python manage.py compilemessages -v0
 
 FROM python:3.11-slim

@@ -57,6 +57,9 @@ class CalendarConnectionAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
         for connection in queryset:
             if connection.kind == CalendarConnection.Kind.ICS:
                 tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
+            elif connection.kind == CalendarConnection.Kind.CALDAV:
+                tasks.after_commit(tasks.outbox_drain, connection.pk)
+                tasks.after_commit(tasks.caldav_pull, connection.pk, force=True)
             else:
                 tasks.after_commit(tasks.outbox_drain, connection.pk)
                 tasks.after_commit(tasks.google_pull, connection.pk)

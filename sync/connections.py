@@ -13,10 +13,14 @@ MIRROR_PAST = timedelta(days=1)
 
 
 def connection_error_record(connection: CalendarConnection, message: str) -> None:
-    """Show the trouble on the connection (status error, the message as last_error)."""
+    """Show the trouble on the connection (status error, the message as last_error).
+
+    A connection that needs the practitioner (reconnect_needed) keeps saying so: later
+    trouble must not hide why nothing works."""
     log.warning("calendar connection %s: %s", connection.pk, message)
-    connection.status = CalendarConnection.Status.ERROR
-    connection.last_error = message[:2000]
-    CalendarConnection.objects.filter(pk=connection.pk).update(
-        status=connection.status, last_error=connection.last_error
-    )
+    if connection.status != CalendarConnection.Status.RECONNECT_NEEDED:
+        connection.status = CalendarConnection.Status.ERROR
+        connection.last_error = message[:2000]
+    CalendarConnection.objects.filter(pk=connection.pk).exclude(
+        status=CalendarConnection.Status.RECONNECT_NEEDED
+    ).update(status=CalendarConnection.Status.ERROR, last_error=message[:2000])

@@ -62,6 +62,7 @@ class CalendarConnection(models.Model):
     class Kind(models.TextChoices):
         ICS = "ics"
         GOOGLE = "google"
+        CALDAV = "caldav"
 
     class Status(models.TextChoices):
         OK = "ok"
@@ -99,6 +100,13 @@ class CalendarConnection(models.Model):
     available_calendars = models.JSONField(default=list, blank=True)
     # The Google account (its primary calendar's id) the tokens belong to.
     google_account = models.CharField(max_length=320, blank=True)
+    # CalDAV: the account (its password encrypted like the Google tokens) and the calendar
+    # home found by discovery (empty until then).
+    caldav_username = models.CharField(max_length=320, blank=True)
+    caldav_password = models.TextField(blank=True)
+    caldav_home_url = models.URLField(max_length=2000, blank=True)
+    # When the home was last listed (calendar names; ctags of servers without RFC 6578).
+    caldav_listed_at = models.DateTimeField(null=True, blank=True)
     # Set when the practitioner was told the connection needs them; cleared on reconnect.
     alerted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -165,6 +173,75 @@ class GoogleEvent(models.Model):
         return self.event_id
 
 
+class CalDAVCalendar(models.Model):
+    """Pull state of one CalDAV calendar that blocks time: its sync token (RFC 6578) or,
+    on servers without sync-collection, its ctag; the day and zone it was expanded for."""
+
+    connection = models.ForeignKey(
+        CalendarConnection, on_delete=models.CASCADE, related_name="caldav_calendars"
+    )
+    url = models.URLField(max_length=2000)
+    sync_token = models.TextField(blank=True)
+    ctag = models.CharField(max_length=512, blank=True)
+    # None: not tried yet; False: the server refused sync-collection, list etags instead.
+    sync_collection = models.BooleanField(null=True)
+    import_context = models.CharField(max_length=200, blank=True)
+    last_pulled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "url"], name="one_caldav_sync_per_url"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection} {self.url}"
+
+    @property
+    def busy_source(self) -> str:
+        from urllib.parse import urlsplit
+
+        return f"caldav:{self.connection_id}:{urlsplit(self.url).path}"[:200]
+
+
+class CalDAVObject(models.Model):
+    """One calendar object (a resource: one UID, its overrides) seen in a busy calendar."""
+
+    calendar = models.ForeignKey(CalDAVCalendar, on_delete=models.CASCADE, related_name="resources")
+    href = models.CharField(max_length=1024)
+    etag = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["calendar", "href"], name="one_caldav_object_per_href"),
+        ]
+
+    def __str__(self) -> str:
+        return self.href
+
+
+class CalDAVEvent(models.Model):
+    """Our event for a session in the practitioner's CalDAV calendar, with its last etag."""
+
+    connection = models.ForeignKey(
+        CalendarConnection, on_delete=models.CASCADE, related_name="caldav_events"
+    )
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="caldav_events")
+    calendar_url = models.URLField(max_length=2000)
+    href = models.URLField(max_length=2000)
+    etag = models.CharField(max_length=512, blank=True)
+    deleted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "session"], name="one_caldav_event_per_session"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.href
+
+
 class OutboxItem(models.Model):
     """One side effect (an e-mail, a calendar push), written in the same transaction as the
     change that causes it and delivered after commit.
@@ -179,6 +256,7 @@ class OutboxItem(models.Model):
         MAIL = "mail"
         GOOGLE = "google"
         GOOGLE_REVOKE = "google_revoke"
+        CALDAV = "caldav"
 
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.GOOGLE)
     practitioner = models.ForeignKey(

@@ -35,6 +35,11 @@ from sync.models import CalendarConnection, OutboxItem
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
+# Connections that receive bookings, and the kind of outbox item that pushes to each.
+PUSH_KINDS = {
+    CalendarConnection.Kind.GOOGLE: OutboxItem.Kind.GOOGLE,
+    CalendarConnection.Kind.CALDAV: OutboxItem.Kind.CALDAV,
+}
 
 
 # --- enqueue (inside the caller's transaction) ---------------------------------------------
@@ -62,14 +67,15 @@ def mail_enqueue(
 
 def pushes_enqueue(*, booking, now: datetime) -> list[int]:
     """One calendar push per session and connection that takes bookings; their ids."""
-    connections = list(
+    kinds = dict(
         CalendarConnection.objects.filter(
-            practitioner_id=booking.practitioner_id, kind=CalendarConnection.Kind.GOOGLE
-        ).values_list("pk", flat=True)
+            practitioner_id=booking.practitioner_id, kind__in=PUSH_KINDS
+        ).values_list("pk", "kind")
     )
+    connections = list(kinds)
     rows = OutboxItem.objects.bulk_create(
         OutboxItem(
-            kind=OutboxItem.Kind.GOOGLE,
+            kind=PUSH_KINDS[kinds[connection_id]],
             practitioner_id=booking.practitioner_id,
             connection_id=connection_id,
             session=session,
@@ -151,17 +157,28 @@ def deliver_due(
         due = due.filter(practitioner_id=practitioner_id)
     delivered = 0
     google_services: dict[int, object] = {}
-    for item in due.select_related("connection").order_by("created_at", "pk")[:limit]:
-        if not _claim(item, now):
-            continue  # another worker has it
-        if item.kind == OutboxItem.Kind.MAIL:
-            delivered += _mail_deliver(item, now)
-        elif item.kind == OutboxItem.Kind.GOOGLE_REVOKE:
-            delivered += _revoke_deliver(item, now)
-        else:
-            from sync.google.push import push_item_deliver
+    caldav_clients: dict[int, object] = {}
+    try:
+        for item in due.select_related("connection").order_by("created_at", "pk")[:limit]:
+            if not _claim(item, now):
+                continue  # another worker has it
+            if item.kind == OutboxItem.Kind.MAIL:
+                delivered += _mail_deliver(item, now)
+            elif item.kind == OutboxItem.Kind.GOOGLE_REVOKE:
+                delivered += _revoke_deliver(item, now)
+            elif item.kind == OutboxItem.Kind.CALDAV:
+                from sync.caldav.service import push_item_deliver as caldav_deliver
 
-            delivered += push_item_deliver(item, now=now, services=google_services)
+                delivered += caldav_deliver(item, now=now, clients=caldav_clients)
+            else:
+                from sync.google.push import push_item_deliver
+
+                delivered += push_item_deliver(item, now=now, services=google_services)
+    finally:
+        if caldav_clients:
+            from sync.caldav.service import clients_close
+
+            clients_close(caldav_clients)
     return delivered
 
 

@@ -11,7 +11,7 @@ from sync import outbox
 from sync.google.tokens import reencrypt_token
 from sync.models import CalendarConnection
 
-CONNECTION_SECRETS = ("google_refresh_token", "google_access_token")
+CONNECTION_SECRETS = ("google_refresh_token", "google_access_token", "caldav_password")
 
 
 def secrets_reencrypt() -> dict[str, int]:

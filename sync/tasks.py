@@ -134,3 +134,39 @@ def secrets_reencrypt() -> None:
     from sync.secrets import secrets_reencrypt as reencrypt
 
     reencrypt()
+
+
+# --- CalDAV ---------------------------------------------------------------------------
+
+
+@shared_task(name="sync.tasks.caldav_setup", ignore_result=True)
+def caldav_setup(connection_id: int) -> None:
+    """After a CalDAV connection is added or its password changed: discover and pull."""
+    from sync.caldav.service import caldav_connection_setup
+
+    connection = CalendarConnection.objects.filter(
+        pk=connection_id, kind=CalendarConnection.Kind.CALDAV
+    ).first()
+    if connection is not None:
+        caldav_connection_setup(connection=connection, now=timezone.now())
+
+
+@shared_task(name="sync.tasks.caldav_pull", ignore_result=True)
+def caldav_pull(connection_id: int, force: bool = False) -> None:
+    from sync.caldav.service import caldav_connection_pull
+
+    connection = CalendarConnection.objects.filter(
+        pk=connection_id, kind=CalendarConnection.Kind.CALDAV
+    ).first()
+    if connection is not None:
+        caldav_connection_pull(connection=connection, now=timezone.now(), force=force)
+
+
+@shared_task(name="sync.tasks.caldav_pull_due", ignore_result=True)
+def caldav_pull_due() -> None:
+    """Run by beat every minute: a pull for each CalDAV connection that is due (every
+    CALDAV_POLL_MINUTES; later after failures). Discovery still pending runs the same way."""
+    from sync.caldav.service import caldav_connections_due
+
+    for connection_id in caldav_connections_due(now=timezone.now()):
+        caldav_pull.delay(connection_id)

@@ -137,3 +137,15 @@ def test_production_settings_refuse_to_start_without_email_url():
     )
     assert done.returncode != 0
     assert "ImproperlyConfigured" in done.stderr and "EMAIL_URL" in done.stderr
+
+
+def test_urllib3_is_upstream_so_outbound_pinning_holds():
+    """caldav's niquests brings urllib3-future, which may install over urllib3 (its
+    versions end in .9xx); the pinned outbound HTTP is built and tested on upstream."""
+    import urllib3
+
+    from sync.outbound import PinnedAdapter
+
+    patch = int(urllib3.__version__.split(".")[2].split("+")[0].split("rc")[0])
+    assert patch < 900, urllib3.__version__
+    assert PinnedAdapter.__mro__  # importable against this urllib3

@@ -217,6 +217,8 @@ CELERY_BEAT_SCHEDULE = {
     "outbox-drain": {"task": "sync.tasks.outbox_drain", "schedule": OUTBOX_SWEEP_SECONDS},
     "google-pull-due": {"task": "sync.tasks.google_pull_due", "schedule": 60},
     "google-channels-renew": {"task": "sync.tasks.google_channels_renew", "schedule": 3600},
+    # CalDAV: each connection is pulled every CALDAV_POLL_MINUTES (pushes go via the outbox).
+    "caldav-pull-due": {"task": "sync.tasks.caldav_pull_due", "schedule": 60},
     "privacy-retention": {"task": "sync.tasks.privacy_retention", "schedule": 24 * 3600},
     # Key rotation: everything under the newest TOKEN_ENCRYPTION_KEYS key (README).
     "secrets-reencrypt": {"task": "sync.tasks.secrets_reencrypt", "schedule": 7 * 24 * 3600},
@@ -300,7 +302,11 @@ GOOGLE_REVOKE_URI = env("GOOGLE_REVOKE_URI", default="https://oauth2.googleapis.
 GOOGLE_API_ENDPOINT = env("GOOGLE_API_ENDPOINT", default="https://www.googleapis.com/calendar/v3/")
 GOOGLE_POLL_MINUTES = env.int("GOOGLE_POLL_MINUTES", default=15)
 GOOGLE_TIMEOUT_SECONDS = env.float("GOOGLE_TIMEOUT_SECONDS", default=30)
-# Fernet keys for OAuth tokens at rest, newest first (rotation: add a new one in front).
+# CalDAV (iCloud, Nextcloud, Fastmail...): how often the busy calendars are read. Addresses
+# obey the ICS_* rules above (ICS_ALLOW_PRIVATE_URLS, ICS_ALLOWED_NETWORKS, timeouts).
+CALDAV_POLL_MINUTES = env.int("CALDAV_POLL_MINUTES", default=5)
+# Fernet keys for OAuth tokens and CalDAV passwords at rest, newest first (rotation: add a
+# new one in front).
 TOKEN_ENCRYPTION_KEYS = env.list("TOKEN_ENCRYPTION_KEYS", default=[])
 
 # ------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from scheduler.models import Practitioner
 from sync import outbox
+from sync.caldav import service as caldav
 from sync.calendars import ics_connection_sync
 from sync.google.pull import google_connection_pull
 from sync.google.watch import channels_renew
@@ -24,6 +25,8 @@ class Command(BaseCommand):
         for connection in connections:
             if connection.kind == CalendarConnection.Kind.ICS:
                 ics_connection_sync(connection=connection, now=timezone.now(), force=True)
+            elif connection.kind == CalendarConnection.Kind.CALDAV:
+                caldav.caldav_connection_sync_now(connection=connection, now=timezone.now())
             else:
                 outbox.deliver_due(now=timezone.now(), connection_id=connection.pk)
                 google_connection_pull(connection=connection, now=timezone.now())

@@ -1,0 +1,289 @@
+"""CalDAV -> busy time: follow one calendar's changes, expand them like an ICS feed.
+
+Changes are found with sync-collection (RFC 6578) and the stored token: an unchanged
+calendar costs that one REPORT and no event body. A server without it is compared by
+its ctag in the home listing the caller made (unchanged: no request at all), then by
+listing etags (PROPFIND Depth 1) against the ones kept in CalDAVObject. Only changed
+objects' bodies are fetched.
+A token the server no longer knows (403/409 valid-sync-token) means a full resync of
+that calendar.
+
+The bodies of the changed objects are fetched with calendar-multiget and expanded
+together through sync.ics.subscribe.ics_busy_blocks, the importer of ICS feeds: the same
+busy rules (TRANSP, STATUS, Outlook's busy status, all-day), the same recurrence
+expansion, the same caps. Our own pushed events (their resource names and UIDs come from
+the session) are never fetched and never count as busy.
+
+Busy time is written only after everything was read: a failed pull leaves the busy time
+known before untouched. When the day, the zone or the all-day switch changes, the
+window moves, so the calendar is read afresh (like an ICS feed).
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import quote, unquote, urlsplit
+from xml.sax.saxutils import escape
+
+from django.db import transaction
+
+from scheduler.models import BusyBlock, Practitioner
+from scheduler.practice import schedule_changed
+from sync.caldav.client import NS, Dav, DavError, clark, parse_multistatus
+from sync.caldav.discovery import Calendar
+from sync.caldav.push import is_own_href, is_own_uid
+from sync.ics.subscribe import MAX_BLOCKS, ics_busy_blocks
+from sync.models import CalDAVCalendar, CalDAVObject
+
+MULTIGET_BATCH = 200
+_UID = re.compile(r"^UID[;:](?:[^:\r\n]*:)?(.*?)\r?$", re.MULTILINE)
+
+SYNC_REPORT = (
+    '<D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token>'
+    "<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"
+)
+MULTIGET = (
+    '<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">'
+    "<D:prop><D:getetag/><C:calendar-data/></D:prop>{hrefs}</C:calendar-multiget>"
+)
+
+
+@dataclass
+class Changes:
+    full: bool
+    changed: dict[str, str] = field(default_factory=dict)  # href -> etag
+    removed: set[str] = field(default_factory=set)
+    sync_token: str = ""
+
+
+@dataclass
+class PullResult:
+    fetched: int = 0  # event bodies read
+    changed: int = 0
+    removed: int = 0
+    full: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def calendar_pull(
+    *,
+    state: CalDAVCalendar,
+    listing: Calendar | None,
+    dav: Dav,
+    practitioner: Practitioner,
+    now: datetime,
+    start: datetime,
+    end: datetime,
+    block_all_day: bool,
+) -> PullResult:
+    """Bring the mirror of one calendar up to date. Raises CalDAVTrouble, writing nothing."""
+    context = f"{now.date()}|{practitioner.timezone}|{block_all_day}|{(end - start).days}"
+    full = state.import_context != context
+    if not full and listing is not None and _unchanged(state, listing):
+        return PullResult()
+    changes = None
+    if state.sync_collection is not False:
+        changes = _sync_collection(state, dav, "" if full else state.sync_token)
+        if changes is not None and changes.full:
+            full = True
+    if changes is None:
+        changes = _etag_listing(state, dav, full)
+    if not full and not changes.changed and not changes.removed:
+        CalDAVCalendar.objects.filter(pk=state.pk).update(
+            sync_token=changes.sync_token or state.sync_token,
+            ctag=listing.ctag if listing else state.ctag,
+            sync_collection=state.sync_collection,
+            last_pulled_at=now,
+        )
+        return PullResult()
+    wanted = {h: e for h, e in changes.changed.items() if not is_own_href(h)}
+    bodies = _multiget(dav, state.url, list(wanted))
+    imported = _expand(bodies, practitioner, start, end, block_all_day)
+    result = PullResult(
+        fetched=len(bodies),
+        changed=len(changes.changed),
+        removed=len(changes.removed),
+        full=full,
+        warnings=imported.warnings,
+    )
+    touched = set(changes.changed) | changes.removed
+    by_uid = {}
+    for href, (_etag, data) in bodies.items():
+        for uid in _UID.findall(data):
+            by_uid.setdefault(uid.strip(), href)
+    with transaction.atomic():
+        if not CalDAVCalendar.objects.select_for_update().filter(pk=state.pk).exists():
+            return result  # removed while we were reading: mirror nothing
+        source = state.busy_source
+        mirror = BusyBlock.objects.filter(practitioner=practitioner, source=source)
+        if full:
+            mirror.delete()
+            state.resources.all().delete()
+        else:
+            hrefs = list(touched)
+            for i in range(0, len(hrefs), 500):
+                mirror.filter(external_id__in=hrefs[i : i + 500]).delete()
+                state.resources.filter(href__in=hrefs[i : i + 500]).delete()
+        room = MAX_BLOCKS - (0 if full else mirror.count())
+        blocks = [
+            BusyBlock(
+                practitioner=practitioner,
+                start=begin,
+                end=finish,
+                source=source,
+                external_id=by_uid.get(uid, "")[:1024],
+            )
+            for begin, finish, uid in imported.blocks
+            if not is_own_uid(uid)
+        ]
+        if len(blocks) > room:
+            result.warnings.append(f"More than {MAX_BLOCKS} busy periods: the rest were left out.")
+            blocks = blocks[: max(room, 0)]
+        BusyBlock.objects.bulk_create(blocks, batch_size=2000)
+        CalDAVObject.objects.bulk_create(
+            [
+                CalDAVObject(calendar=state, href=href[:1024], etag=etag[:512])
+                for href, etag in changes.changed.items()
+            ],
+            batch_size=2000,
+        )
+        state.sync_token = changes.sync_token or (listing.sync_token if listing else "")
+        state.ctag = listing.ctag if listing else state.ctag
+        state.import_context = context
+        state.last_pulled_at = now
+        state.save(
+            update_fields=[
+                "sync_token",
+                "ctag",
+                "import_context",
+                "last_pulled_at",
+                "sync_collection",
+            ]
+        )
+        if touched or full:
+            schedule_changed(practitioner.pk)
+    return result
+
+
+def _unchanged(state: CalDAVCalendar, listing: Calendar) -> bool:
+    if state.sync_collection is not False and listing.sync_token and state.sync_token:
+        return listing.sync_token == state.sync_token
+    return bool(listing.ctag) and listing.ctag == state.ctag
+
+
+def _key(url: str) -> str:
+    """Compare hrefs by their decoded path: servers quote them differently."""
+    return unquote(urlsplit(url).path)
+
+
+def _sync_collection(state: CalDAVCalendar, dav: Dav, token: str) -> Changes | None:
+    """What changed since `token` (all, for ""); None when the server lacks RFC 6578."""
+    for _ in range(2):
+        answer = dav.report(
+            state.url,
+            SYNC_REPORT.format(token=escape(token)),
+            allow=(400, 403, 404, 405, 409, 412, 415, 501),
+        )
+        if answer.status == 207:
+            break
+        if token and (b"valid-sync-token" in answer.content or answer.status in (409, 412)):
+            token = ""  # unknown to the server now: read everything again
+            continue
+        if answer.status == 404:
+            raise DavError("This calendar no longer exists on the server.", 404)
+        state.sync_collection = False
+        return None
+    else:  # pragma: no cover - the second try has no token, so cannot be refused for it
+        raise DavError("The calendar server refused a full sync.")
+    state.sync_collection = True
+    changes = Changes(full=not token)
+    root = answer.xml()
+    changes.sync_token = (root.findtext("D:sync-token", "", NS) or "").strip()
+    own = _key(state.url)
+    for resource in parse_multistatus(answer):
+        href = _key(resource.url)
+        if href == own or href.endswith("/"):
+            continue
+        if resource.status == 404:
+            changes.removed.add(href)
+        else:
+            changes.changed[href] = resource.text(clark("D:getetag"))
+    if changes.full:
+        known = set(state.resources.values_list("href", flat=True))
+        changes.removed = known - set(changes.changed)
+    return changes
+
+
+def _etag_listing(state: CalDAVCalendar, dav: Dav, full: bool) -> Changes:
+    """Servers without sync-collection: list every etag and compare with those we know."""
+    listed = {}
+    own = _key(state.url)
+    for resource in dav.propfind(state.url, "<D:getetag/>", depth="1"):
+        href = _key(resource.url)
+        if href != own and not href.endswith("/"):
+            listed[href] = resource.text(clark("D:getetag"))
+    known = dict(state.resources.values_list("href", "etag"))
+    changes = Changes(full=full)
+    changes.changed = {h: e for h, e in listed.items() if full or known.get(h) != e or not e}
+    changes.removed = set(known) - set(listed)
+    return changes
+
+
+def _multiget(dav: Dav, calendar_url: str, hrefs: list[str]) -> dict[str, tuple[str, str]]:
+    """{href: (etag, calendar-data)} of the given objects, in batches."""
+    found = {}
+    for i in range(0, len(hrefs), MULTIGET_BATCH):
+        batch = hrefs[i : i + MULTIGET_BATCH]
+        listed = "".join(f"<D:href>{escape(quote(h))}</D:href>" for h in batch)
+        answer = dav.report(calendar_url, MULTIGET.format(hrefs=listed))
+        for resource in parse_multistatus(answer):
+            data = resource.text(clark("C:calendar-data"))
+            if resource.status == 200 and data:
+                found[_key(resource.url)] = (resource.text(clark("D:getetag")), data)
+    return found
+
+
+def _expand(bodies, practitioner, start, end, block_all_day):
+    """Every object in one calendar, expanded by the ICS importer in one go."""
+    text = _one_calendar(data for _etag, data in bodies.values())
+    return ics_busy_blocks(
+        text.encode(),
+        zone=practitioner.zone,
+        start=start,
+        end=end,
+        block_all_day=block_all_day,
+    )
+
+
+def _one_calendar(bodies) -> str:
+    """The components of many VCALENDAR objects in one; identical zones once."""
+    parts, zones = [], set()
+    for body in bodies:
+        component, depth, keep = [], 0, False
+        for line in body.replace("\r\n", "\n").split("\n"):
+            if line[:1] in (" ", "\t"):
+                if keep:
+                    component.append(line)
+                continue
+            upper = line.upper()
+            if upper.startswith("BEGIN:"):
+                depth += 1
+            keep = depth >= 2
+            if keep:
+                component.append(line)
+            if upper.startswith("END:"):
+                depth -= 1
+                if depth == 1 and component:
+                    block = "\r\n".join(component)
+                    if component[0].upper() == "BEGIN:VTIMEZONE":
+                        if block in zones:
+                            component = []
+                            continue
+                        zones.add(block)
+                    parts.append(block)
+                    component = []
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//BSR scheduler//CalDAV pull//EN\r\n"
+        + "".join(p + "\r\n" for p in parts)
+        + "END:VCALENDAR\r\n"
+    )
