@@ -107,15 +107,18 @@ def _push_case(server, follow_up):
     from django.utils import timezone
 
     from scheduler.booking import ClientDetails, booking_create
-    from scheduler.selectors import slot_inputs
-    from scheduler.slots import available_slots
+    from scheduler.selectors import slot_list
     from sync.caldav.push import resource_name
 
     day = timezone.localdate() + timedelta(days=2)
-    inputs = slot_inputs(appointment_type=follow_up, start=day, end=day + timedelta(days=3))
     starts = [
         s.start
-        for s in available_slots(inputs, now=timezone.now(), start=day, end=day + timedelta(days=3))
+        for s in slot_list(
+            appointment_type=follow_up,
+            first_day=day,
+            last_day=day + timedelta(days=3),
+            now=timezone.now(),
+        )
     ]
     http = server.session()
     samples = []

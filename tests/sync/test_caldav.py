@@ -99,13 +99,14 @@ def connection(practice, account, proxy):
 
 
 def free_starts(appointment_type, days=5):
-    from scheduler.selectors import slot_inputs
-    from scheduler.slots import available_slots
+    from scheduler.selectors import slot_list
 
     start = next_monday()
     end = start + timedelta(days=days)
-    inputs = slot_inputs(appointment_type=appointment_type, start=start, end=end)
-    return [s.start for s in available_slots(inputs, now=timezone.now(), start=start, end=end)]
+    slots = slot_list(
+        appointment_type=appointment_type, first_day=start, last_day=end, now=timezone.now()
+    )
+    return [s.start for s in slots]
 
 
 def drain():
