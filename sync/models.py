@@ -273,9 +273,10 @@ class OutboxItem(models.Model):
     # a revocation: the encrypted token. Blanked once delivered.
     message = models.TextField(blank=True)
     message_id = models.CharField(max_length=255, blank=True)
-    # A question's e-mail marks the question as sent when it has gone out.
+    # A question's e-mail marks the question as sent when it has gone out; a question
+    # erased (or past retention) takes its e-mail with it, sent or not.
     question = models.ForeignKey(
-        Question, on_delete=models.SET_NULL, related_name="+", null=True, blank=True
+        Question, on_delete=models.CASCADE, related_name="+", null=True, blank=True
     )
     created_at = models.DateTimeField()
     attempts = models.PositiveIntegerField(default=0)

@@ -19,6 +19,8 @@ import base64
 import json
 import logging
 import random
+import threading
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from email.utils import make_msgid
@@ -27,6 +29,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils import timezone
 
 from scheduler.models import Question
 from sync.google.tokens import decrypt_token, encrypt_token
@@ -35,6 +38,10 @@ from sync.models import CalendarConnection, OutboxItem
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=6)
+UNREADABLE = (
+    "Cannot be decrypted: its key was removed from TOKEN_ENCRYPTION_KEYS before "
+    "`manage.py reencrypttokens` ran. Put the old key back (after the new one) to send it."
+)
 # Connections that receive bookings, and the kind of outbox item that pushes to each.
 PUSH_KINDS = {
     CalendarConnection.Kind.GOOGLE: OutboxItem.Kind.GOOGLE,
@@ -118,9 +125,26 @@ def connection_retry_now(*, connection_id: int, now: datetime) -> int:
     )
 
 
+_waiting = threading.local()
+
+
 def _kick_after_commit(ids: list[int]) -> None:
-    if ids:
-        transaction.on_commit(lambda: kick(ids))
+    """One broker call per commit however many items the transaction wrote: the first
+    callback takes them all, later ones find nothing (a broker that is down costs a
+    request one connect timeout, not one per e-mail)."""
+    if not ids:
+        return
+    pending = getattr(_waiting, "ids", None)
+    if pending is None:
+        pending = _waiting.ids = []
+    pending.extend(ids)
+
+    def send():
+        batch, _waiting.ids = list(getattr(_waiting, "ids", None) or []), []
+        if batch:
+            kick(batch)
+
+    transaction.on_commit(send)
 
 
 def kick(ids: Iterable[int]) -> None:
@@ -156,30 +180,42 @@ def deliver_due(
     if practitioner_id is not None:
         due = due.filter(practitioner_id=practitioner_id)
     delivered = 0
-    google_services: dict[int, object] = {}
-    caldav_clients: dict[int, object] = {}
+    clients: dict[str, dict] = {"google": {}, "caldav": {}}
+    began = time.monotonic()
     try:
         for item in due.select_related("connection").order_by("created_at", "pk")[:limit]:
-            if not _claim(item, now):
+            if time.monotonic() - began > _lease().total_seconds() / 2:
+                break  # the rest waits for the next run, well inside any lease
+            # The lease runs from the claim, not from the start of this run: a slow batch
+            # must never hand a later item to a second worker while this one sends it.
+            moment = max(now, timezone.now())
+            if not _claim(item, moment):
                 continue  # another worker has it
-            if item.kind == OutboxItem.Kind.MAIL:
-                delivered += _mail_deliver(item, now)
-            elif item.kind == OutboxItem.Kind.GOOGLE_REVOKE:
-                delivered += _revoke_deliver(item, now)
-            elif item.kind == OutboxItem.Kind.CALDAV:
-                from sync.caldav.service import push_item_deliver as caldav_deliver
-
-                delivered += caldav_deliver(item, now=now, clients=caldav_clients)
-            else:
-                from sync.google.push import push_item_deliver
-
-                delivered += push_item_deliver(item, now=now, services=google_services)
+            try:
+                delivered += _deliver(item, moment, clients)
+            except Exception as error:  # one bad item must not stop the others
+                log.exception("outbox %s (%s) failed unexpectedly", item.pk, item.kind)
+                retry_later(item, f"Unexpected {type(error).__name__}: {error}"[:2000], moment)
     finally:
-        if caldav_clients:
+        if clients["caldav"]:
             from sync.caldav.service import clients_close
 
-            clients_close(caldav_clients)
+            clients_close(clients["caldav"])
     return delivered
+
+
+def _deliver(item: OutboxItem, now: datetime, clients: dict[str, dict]) -> int:
+    if item.kind == OutboxItem.Kind.MAIL:
+        return _mail_deliver(item, now)
+    if item.kind == OutboxItem.Kind.GOOGLE_REVOKE:
+        return _revoke_deliver(item, now)
+    if item.kind == OutboxItem.Kind.CALDAV:
+        from sync.caldav.service import push_item_deliver as caldav_deliver
+
+        return caldav_deliver(item, now=now, clients=clients["caldav"])
+    from sync.google.push import push_item_deliver
+
+    return push_item_deliver(item, now=now, services=clients["google"])
 
 
 def _claim(item: OutboxItem, now: datetime) -> bool:
@@ -196,7 +232,14 @@ def _lease() -> timedelta:
 
 
 def _mail_deliver(item: OutboxItem, now: datetime) -> int:
-    message = _message_from_dict(json.loads(decrypt_token(item.message) or "{}"))
+    sealed = decrypt_token(item.message)
+    if not sealed:
+        # Its key left TOKEN_ENCRYPTION_KEYS before reencrypttokens ran: nothing can be
+        # sent. Said on the item and retried seldom, so putting the old key back heals it.
+        log.error("outbox %s: the stored e-mail cannot be decrypted", item.pk)
+        retry_later(item, UNREADABLE, now, at_least=MAX_BACKOFF)
+        return 0
+    message = _message_from_dict(json.loads(sealed))
     if item.sending_at is not None:
         log.warning("outbox %s: an earlier attempt may have sent it; same Message-ID", item.pk)
     OutboxItem.objects.filter(pk=item.pk).update(sending_at=now)
@@ -214,6 +257,10 @@ def _mail_deliver(item: OutboxItem, now: datetime) -> int:
 def _revoke_deliver(item: OutboxItem, now: datetime) -> int:
     from sync.google.oauth import google_token_revoke
 
+    if not decrypt_token(item.message):
+        log.error("outbox %s: the token to revoke cannot be decrypted", item.pk)
+        retry_later(item, UNREADABLE, now, at_least=MAX_BACKOFF)
+        return 0
     try:
         google_token_revoke(item.message)
     except Exception as error:  # network trouble: Google must still hear it, later

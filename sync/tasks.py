@@ -110,7 +110,10 @@ def google_channels_renew() -> None:
     for connection in CalendarConnection.objects.filter(
         kind=CalendarConnection.Kind.GOOGLE, status=CalendarConnection.Status.OK
     ):
-        channels_renew(connection=connection, now=timezone.now())
+        try:
+            channels_renew(connection=connection, now=timezone.now())
+        except Exception:  # one practice's trouble must not stop the others' renewals
+            log.exception("renewing the channels of connection %s failed", connection.pk)
 
 
 @shared_task(name="sync.tasks.google_setup", ignore_result=True)

@@ -95,13 +95,19 @@ def oauth_flow(config: dict, *, scopes, redirect_uri: str, state: str | None) ->
 
 
 def revoke(token: str) -> None:
-    """Ask Google to forget a token; a token it does not know counts as revoked."""
-    requests.post(
+    """Ask Google to forget a token; a token it does not know counts as revoked. Any other
+    answer (5xx, 429) raises, so the outbox tries again."""
+    answer = requests.post(
         settings.GOOGLE_REVOKE_URI,
         data={"token": token},
         headers={"Content-Type": "application/x-www-form-urlencoded"},
         timeout=10,
     )
+    if answer.status_code == 200:
+        return
+    if answer.status_code == 400 and "invalid_token" in (answer.text or ""):
+        return  # already gone
+    raise OSError(f"Google answered {answer.status_code} to the revocation")
 
 
 def status_of(error: HttpError) -> int:

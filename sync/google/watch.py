@@ -1,7 +1,6 @@
 """Watch channels: Google says "pull now" for a calendar that blocks time (polling stays
 the fallback); channels are renewed a day before they expire."""
 
-import contextlib
 import logging
 import secrets
 import uuid
@@ -33,10 +32,15 @@ def channels_renew(*, connection: CalendarConnection, now: datetime, service=Non
     address = settings.PUBLIC_BASE_URL.rstrip("/") + "/sync/google/webhook/"
     for sync in due:
         if sync.channel_id:
-            with contextlib.suppress(HttpError):  # an expired channel is gone anyway
+            try:
                 service.channels().stop(
                     body={"id": sync.channel_id, "resourceId": sync.channel_resource_id}
                 ).execute(num_retries=2)
+            except HttpError:
+                pass  # an expired channel is gone anyway
+            except TRANSIENT as error:  # a refused grant surfaces on the first call
+                trouble(connection, error, now, "Watching Google Calendar failed")
+                return
         channel_id, token = uuid.uuid4().hex, secrets.token_urlsafe(32)
         expiration = int((now + CHANNEL_TTL).timestamp() * 1000)
         try:

@@ -114,3 +114,21 @@ def test_outbox_messages_are_encrypted_at_rest(settings):
     [item] = OutboxItem.objects.filter(kind="mail")
     assert item.message and "Zichtbaar" not in item.message and "zn@example" not in item.message
     assert outbox.deliver_due(now=NOW) == 1
+
+
+def test_erasing_a_client_drops_their_question_mail_still_waiting():
+    from scheduler.privacy import client_data_erase
+    from scheduler.questions import question_create
+
+    person = factories.practitioner()
+    question_create(
+        practitioner=person,
+        name="Els Vraag",
+        email="els@example.nl",
+        message="Helpt BSR bij hoofdpijn?",
+        language="nl",
+        now=NOW,
+    )  # its e-mail waits in the outbox (the broker is down, say)
+    assert OutboxItem.objects.filter(kind="mail", done_at__isnull=True).count() == 1
+    client_data_erase(practitioner=person, email="els@example.nl", now=NOW)
+    assert not OutboxItem.objects.filter(kind="mail").exists()
