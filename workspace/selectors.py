@@ -54,11 +54,14 @@ def working_ranges_by_day(
     return result
 
 
-def agenda_days(*, practitioner: Practitioner, first: date, days: int) -> list[AgendaDay]:
+def agenda_days(
+    *, practitioner: Practitioner, first: date, days: int, now: datetime
+) -> list[AgendaDay]:
     """Sessions (cancelled ones too), mirrored busy time and free time of each local date.
 
     Free time is working time that neither a live session (with its buffers) nor a busy
-    block takes: what can still be booked, whatever the type's notice and horizon."""
+    block takes, from `now` on: what can still be booked, whatever the type's notice and
+    horizon."""
     zone = practitioner.zone
     start = datetime.combine(first, time(0), tzinfo=zone)
     end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=zone)
@@ -105,6 +108,9 @@ def agenda_days(*, practitioner: Practitioner, first: date, days: int) -> list[A
         for begin, finish in ranges:
             lo, hi = resolve_local(day, begin, zone), resolve_local(day, finish, zone)
             if lo is None or hi is None:
+                continue
+            lo = max(lo, now)
+            if lo >= hi:
                 continue
             by_day[day].free.extend(
                 Interval(a.astimezone(zone), b.astimezone(zone))

@@ -83,7 +83,7 @@ def agenda(request):
     days = 1 if span == "day" else 7
     if span == "week":
         first -= timedelta(days=first.weekday())
-    agenda = agenda_days(practitioner=practitioner, first=first, days=days)
+    agenda = agenda_days(practitioner=practitioner, first=first, days=days, now=timezone.now())
     if span == "week" and first <= today < first + timedelta(days=7):
         # Today first, the rest of the week after it, the days gone by last.
         agenda = [d for d in agenda if d.day >= today] + [d for d in agenda if d.day < today]
