@@ -98,7 +98,7 @@ def test_another_practices_ids_are_404_for_get_and_post_and_change_nothing(pract
     assert CalendarConnection.objects.filter(pk=a.connection.pk).exists()
     assert mail.outbox == []
     # A still reaches their own.
-    for url in _id_urls(a, question)[:1] + [f"/praktijk/soorten/{a.type.pk}/"]:
+    for url in [*_id_urls(a, question)[:1], f"/praktijk/soorten/{a.type.pk}/"]:
         assert a.client.get(url).status_code == 200, url
 
 
