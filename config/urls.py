@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/agenda/", desk.agenda, name="desk-agenda"),
     path("admin/agenda/cancel/<int:booking_id>/", desk.quick_cancel, name="desk-cancel"),
     path("admin/", admin.site.urls),
+    path("praktijk/", include("workspace.urls")),
     path("health/", HealthView.as_view(), name="health"),
     path("api/v1/", include(v1)),
     path("api/", include(api_docs)),

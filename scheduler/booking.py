@@ -8,6 +8,7 @@ SlotUnavailable.
 """
 
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -25,7 +26,7 @@ from scheduler.exceptions import (
     SlotUnavailable,
     TooManyBookings,
 )
-from scheduler.models import AppointmentType, Booking, Session
+from scheduler.models import MAX_DAYS_AHEAD, AppointmentType, Booking, Session
 from scheduler.practice import schedule_changed
 from scheduler.selectors import slot_find
 from scheduler.signals import booking_cancelled, booking_created, booking_rescheduled
@@ -78,6 +79,7 @@ def booking_create(
     now: datetime,
     idempotency_key: str | None = None,
     by_practitioner: bool = False,
+    notice_waived: bool = False,
 ) -> BookingResult:
     """Book every session of the slot starting at `start`, or none of them.
 
@@ -85,7 +87,8 @@ def booking_create(
     the key came with another request, TooManyBookings if the client's e-mail address
     already holds MAX_UPCOMING_BOOKINGS_PER_EMAIL upcoming bookings with this practitioner
     (not checked when `by_practitioner`: the practitioner books for a client), and
-    ValidationError for bad client details.
+    ValidationError for bad client details. With `notice_waived` (the practitioner's
+    workspace) the type's minimum notice and horizon do not apply.
     """
     fingerprint = _request_fingerprint(appointment_type.pk, start, client)
     try:
@@ -100,7 +103,9 @@ def booking_create(
             if not by_practitioner:
                 # Under the practitioner's lock: parallel requests cannot all pass the cap.
                 _check_upcoming_cap(appointment_type.practitioner_id, client.email, now)
-            slot, rules = _offered_slot(appointment_type, start, now)
+            slot, rules = _offered_slot(
+                _as_booked_by(appointment_type, notice_waived=notice_waived), start, now
+            )
             token = secrets.token_urlsafe(32)
             booking = Booking(
                 practitioner_id=appointment_type.practitioner_id,
@@ -174,13 +179,19 @@ def booking_cancel(
 
 
 def booking_reschedule(
-    *, booking: Booking, start: datetime, now: datetime, notice: timedelta = timedelta(0)
+    *,
+    booking: Booking,
+    start: datetime,
+    now: datetime,
+    notice: timedelta = timedelta(0),
+    notice_waived: bool = False,
 ) -> Booking:
     """Move every session of the booking to the slot starting at `start`.
 
     Atomic: the old time is given up only when the new time is taken. The booking's own
     sessions do not count as busy, so a booking can move by less than its length.
-    `notice` works as in booking_cancel, on the booking's current first session.
+    `notice` works as in booking_cancel, on the booking's current first session;
+    `notice_waived` as in booking_create.
     """
     try:
         with transaction.atomic():
@@ -193,7 +204,10 @@ def booking_reschedule(
                 raise BookingNotChangeable("This booking has already started.")
             _check_notice(sessions[0].start, now, notice)
             slot, rules = _offered_slot(
-                booking.appointment_type, start, now, exclude_booking=booking
+                _as_booked_by(booking.appointment_type, notice_waived=notice_waived),
+                start,
+                now,
+                exclude_booking=booking,
             )
             if len(slot.sessions) != len(sessions):
                 raise BookingNotChangeable(
@@ -233,6 +247,23 @@ def booking_reschedule(
         _raise_if_overlap(exc)
         raise
     return booking
+
+
+# --- the practitioner books: notice and horizon waived ---------------------------------
+
+
+def _as_booked_by(appointment_type: AppointmentType, *, notice_waived: bool) -> AppointmentType:
+    return practitioner_booking_type(appointment_type) if notice_waived else appointment_type
+
+
+def practitioner_booking_type(appointment_type: AppointmentType) -> AppointmentType:
+    """The type as the practitioner books it (by phone, at the desk): no minimum notice and
+    the longest horizon. An unsaved copy; hours, buffers, busy time and the series still
+    apply, and the booking is re-checked under the lock like any other."""
+    relaxed = copy.copy(appointment_type)
+    relaxed.min_notice_minutes = 0
+    relaxed.max_days_ahead = MAX_DAYS_AHEAD
+    return relaxed
 
 
 def upcoming_bookings_of_email(*, practitioner_id: int, email: str, now: datetime) -> int:

@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.dates import WEEKDAYS
+from django.utils.translation import gettext_lazy as _
 
 from scheduler.bounds import (
     MAX_BUFFER_MINUTES,
@@ -45,6 +47,8 @@ class Practitioner(models.Model):
     schedule_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("practitioner")
+        verbose_name_plural = _("practitioners")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -61,11 +65,15 @@ class WeeklyRule(models.Model):
     practitioner = models.ForeignKey(
         Practitioner, on_delete=models.CASCADE, related_name="weekly_rules"
     )
-    weekday = models.PositiveSmallIntegerField(validators=[MaxValueValidator(6)])
+    weekday = models.PositiveSmallIntegerField(
+        _("weekday"), choices=list(WEEKDAYS.items()), validators=[MaxValueValidator(6)]
+    )
     start = models.TimeField()
     end = models.TimeField()
 
     class Meta:
+        verbose_name = _("weekly hours")
+        verbose_name_plural = _("weekly hours")
         ordering = ["practitioner", "weekday", "start"]
         constraints = [
             models.CheckConstraint(
@@ -87,6 +95,8 @@ class DateOverride(models.Model):
     date = models.DateField()
 
     class Meta:
+        verbose_name = _("day off or other hours")
+        verbose_name_plural = _("days off and other hours")
         ordering = ["practitioner", "date"]
         constraints = [
             models.UniqueConstraint(fields=["practitioner", "date"], name="one_override_per_date"),
@@ -102,6 +112,8 @@ class DateOverrideRange(models.Model):
     end = models.TimeField()
 
     class Meta:
+        verbose_name = _("hours of the day")
+        verbose_name_plural = _("hours of the day")
         ordering = ["override", "start"]
         constraints = [
             models.CheckConstraint(
@@ -122,29 +134,41 @@ class AppointmentType(models.Model):
     name = models.CharField(max_length=200)
     slug = models.SlugField()
     duration_minutes = models.PositiveIntegerField(
-        validators=[MinValueValidator(5), MaxValueValidator(MAX_SESSION_MINUTES)]
+        _("Duration (minutes)"),
+        validators=[MinValueValidator(5), MaxValueValidator(MAX_SESSION_MINUTES)],
     )
     buffer_before_minutes = models.PositiveIntegerField(
-        default=0, validators=[MaxValueValidator(MAX_BUFFER_MINUTES)]
+        _("Free time before (minutes)"),
+        default=0,
+        validators=[MaxValueValidator(MAX_BUFFER_MINUTES)],
     )
     buffer_after_minutes = models.PositiveIntegerField(
-        default=0, validators=[MaxValueValidator(MAX_BUFFER_MINUTES)]
+        _("Free time after (minutes)"),
+        default=0,
+        validators=[MaxValueValidator(MAX_BUFFER_MINUTES)],
     )
     # Null means "one duration": slots start every duration_minutes.
     slot_step_minutes = models.PositiveIntegerField(
-        null=True, blank=True, validators=[MinValueValidator(5), MaxValueValidator(24 * 60)]
+        _("A start every … minutes (empty: the duration)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5), MaxValueValidator(24 * 60)],
     )
     min_notice_minutes = models.PositiveIntegerField(
-        default=0, validators=[MaxValueValidator(MAX_NOTICE_MINUTES)]
+        _("minimum notice (minutes)"), default=0, validators=[MaxValueValidator(MAX_NOTICE_MINUTES)]
     )
     max_days_ahead = models.PositiveIntegerField(
-        default=90, validators=[MinValueValidator(1), MaxValueValidator(MAX_DAYS_AHEAD)]
+        _("bookable ahead (days)"),
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_DAYS_AHEAD)],
     )
     # [{"offset_days": 0, "duration_minutes": 60}, {"offset_days": 3, ...}] or null.
     series = models.JSONField(null=True, blank=True)
     active = models.BooleanField(default=True)
 
     class Meta:
+        verbose_name = _("appointment type")
+        verbose_name_plural = _("appointment types")
         ordering = ["practitioner", "name"]
         constraints = [
             models.UniqueConstraint(fields=["practitioner", "slug"], name="unique_type_slug"),
@@ -171,8 +195,8 @@ class AppointmentType(models.Model):
 
 class Booking(models.Model):
     class Status(models.TextChoices):
-        CONFIRMED = "confirmed"
-        CANCELLED = "cancelled"
+        CONFIRMED = "confirmed", _("confirmed")
+        CANCELLED = "cancelled", _("cancelled")
 
     class Language(models.TextChoices):
         DUTCH = "nl", "Nederlands"
@@ -204,6 +228,8 @@ class Booking(models.Model):
     anonymised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["practitioner", "created_at"])]
 
@@ -219,8 +245,8 @@ class Session(models.Model):
     """
 
     class Status(models.TextChoices):
-        CONFIRMED = "confirmed"
-        CANCELLED = "cancelled"
+        CONFIRMED = "confirmed", _("confirmed")
+        CANCELLED = "cancelled", _("cancelled")
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="sessions")
     # Copied from the booking so that the exclusion constraint can see it.
@@ -239,6 +265,8 @@ class Session(models.Model):
     reminder_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
         ordering = ["start"]
         indexes = [
             models.Index(fields=["practitioner", "blocked_end"], name="session_practitioner_end"),
@@ -272,6 +300,8 @@ class BusyBlock(models.Model):
     external_id = models.CharField(max_length=1024, blank=True)
 
     class Meta:
+        verbose_name = _("busy time")
+        verbose_name_plural = _("busy time")
         ordering = ["start"]
         indexes = [
             models.Index(fields=["practitioner", "end"], name="busy_practitioner_end"),
@@ -299,6 +329,8 @@ class Question(models.Model):
     emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

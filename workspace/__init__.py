@@ -1,0 +1,1 @@
+"""The practitioner's workspace: agenda, hours, types, calendars and questions, in Dutch."""

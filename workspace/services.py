@@ -1,0 +1,90 @@
+"""Writes of the workspace that the domain does not already offer: days off over a range,
+and answering questions (the reply leaves through the outbox)."""
+
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone as django_timezone
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from scheduler.models import DateOverride, Practitioner, Question
+from scheduler.practice import date_override_save
+from sync import outbox
+from workspace.models import QuestionAnswer
+
+MAX_DAYS_OFF_RANGE = 62
+
+
+def days_off_save(
+    *,
+    practitioner: Practitioner,
+    first: date,
+    last: date,
+    ranges: list[tuple[time, time]],
+) -> list[DateOverride]:
+    """Give every date from `first` to `last` these hours (none: closed), replacing what
+    those dates had; all or none."""
+    if last < first:
+        raise ValidationError(_("The last day lies before the first."))
+    if (last - first).days >= MAX_DAYS_OFF_RANGE:
+        raise ValidationError(
+            _("A range holds at most %(days)d days.") % {"days": MAX_DAYS_OFF_RANGE}
+        )
+    existing = {
+        o.date: o
+        for o in DateOverride.objects.filter(practitioner=practitioner, date__range=(first, last))
+    }
+    saved = []
+    with transaction.atomic():
+        day = first
+        while day <= last:
+            saved.append(
+                date_override_save(
+                    practitioner=practitioner, date=day, ranges=ranges, override=existing.get(day)
+                )
+            )
+            day += timedelta(days=1)
+    return saved
+
+
+def question_mark_answered(*, question: Question, now: datetime) -> QuestionAnswer:
+    answer, _created = QuestionAnswer.objects.get_or_create(
+        question=question, defaults={"answered_at": now}
+    )
+    return answer
+
+
+def question_reopen(*, question: Question) -> None:
+    QuestionAnswer.objects.filter(question=question).delete()
+
+
+def question_reply(*, question: Question, reply: str, now: datetime) -> QuestionAnswer:
+    """E-mail the reply to whoever asked (in their language, from the practice, answers go
+    to the practitioner) and mark the question answered, in one transaction: the e-mail
+    is an outbox item, delivered after commit."""
+    practitioner = question.practitioner
+    context = {"question": question, "reply": reply, "practitioner": practitioner}
+    language = question.language if question.language in ("nl", "en") else "nl"
+    with translation.override(language), django_timezone.override(practitioner.timezone):
+        subject = render_to_string("workspace/email/question_reply_subject.txt", context)
+        text = render_to_string("workspace/email/question_reply.txt", context)
+        html = render_to_string("workspace/email/question_reply.html", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[question.email],
+        reply_to=[practitioner.email] if practitioner.email else None,
+    )
+    message.attach_alternative(html, "text/html")
+    with transaction.atomic():
+        outbox.mail_enqueue(message, practitioner_id=practitioner.pk, now=now)
+        answer, _created = QuestionAnswer.objects.update_or_create(
+            question=question, defaults={"answered_at": now, "reply": reply}
+        )
+    return answer

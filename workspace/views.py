@@ -1,0 +1,661 @@
+"""The practitioner's workspace: server-rendered pages, every query scoped to the
+logged-in practitioner (another practice's ids are a 404). Views parse input, call one
+service and render."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from scheduler.booking import (
+    ClientDetails,
+    booking_cancel,
+    booking_create,
+    booking_reschedule,
+    practitioner_booking_type,
+)
+from scheduler.exceptions import SchedulingError, SlotUnavailable
+from scheduler.models import AppointmentType, Booking, DateOverride, Question, WeeklyRule
+from scheduler.practice import (
+    appointment_type_create,
+    appointment_type_update,
+    date_override_delete,
+    weekly_rules_replace,
+)
+from scheduler.selectors import slot_list
+from sync import tasks
+from sync.calendars import calendar_connection_delete, ics_connection_create
+from sync.google.oauth import google_connect_start, google_connection_disconnect
+from sync.ics.export import feed_tokens, feed_tokens_rotate
+from sync.ics.fetch import FeedFetchError
+from sync.models import CalendarConnection
+from workspace import forms
+from workspace.access import own, practitioner_required
+from workspace.models import QuestionAnswer
+from workspace.selectors import agenda_days
+from workspace.services import (
+    days_off_save,
+    question_mark_answered,
+    question_reopen,
+    question_reply,
+)
+
+PICKER_WEEKS_AHEAD = 104
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login with the configured backends (django-axes locks out first)."""
+
+    template_name = "workspace/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self):
+        return reverse("workspace:agenda")
+
+
+@require_POST
+def logout(request):
+    from django.contrib.auth import logout as auth_logout
+
+    auth_logout(request)
+    return redirect("workspace:login")
+
+
+# --- agenda ---------------------------------------------------------------------------
+
+
+@practitioner_required
+def agenda(request):
+    """One day or one week of the agenda, in the practitioner's zone; today first."""
+    practitioner = request.practitioner
+    today = timezone.localdate(timezone=practitioner.zone)
+    first = _date(request.GET.get("date")) or today
+    span = "day" if request.GET.get("span") == "day" else "week"
+    days = 1 if span == "day" else 7
+    if span == "week":
+        first -= timedelta(days=first.weekday())
+    agenda = agenda_days(practitioner=practitioner, first=first, days=days, now=timezone.now())
+    if span == "week" and first <= today < first + timedelta(days=7):
+        # Today first, the rest of the week after it, the days gone by last.
+        agenda = [d for d in agenda if d.day >= today] + [d for d in agenda if d.day < today]
+    step = timedelta(days=days)
+    broken = own(CalendarConnection.objects, request).exclude(status=CalendarConnection.Status.OK)
+    return render(
+        request,
+        "workspace/agenda.html",
+        {
+            "agenda": agenda,
+            "span": span,
+            "first": first,
+            "last": first + step - timedelta(days=1),
+            "previous": first - step,
+            "next": first + step,
+            "today": today,
+            "broken": list(broken),
+            "section": "agenda",
+        },
+    )
+
+
+def _booking_of(request, booking_id) -> Booking:
+    return get_object_or_404(
+        own(Booking.objects.select_related("appointment_type", "practitioner"), request),
+        pk=booking_id,
+    )
+
+
+@practitioner_required
+def booking_detail(request, booking_id):
+    booking = _booking_of(request, booking_id)
+    now = timezone.now()
+    sessions = list(booking.sessions.order_by("position"))
+    return render(
+        request,
+        "workspace/booking.html",
+        {
+            "booking": booking,
+            "sessions": sessions,
+            "upcoming": booking.status == Booking.Status.CONFIRMED
+            and any(s.start > now and s.status == "confirmed" for s in sessions),
+            "movable": booking.status == Booking.Status.CONFIRMED
+            and bool(sessions)
+            and sessions[0].start > now,
+            "form": forms.CancelForm(),
+            "section": "agenda",
+        },
+    )
+
+
+@practitioner_required
+@require_POST
+def booking_cancel_view(request, booking_id):
+    booking = _booking_of(request, booking_id)
+    form = forms.CancelForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The message could not be sent: please shorten it."))
+        return redirect("workspace:booking", booking.pk)
+    try:
+        booking_cancel(booking=booking, now=timezone.now(), message=form.cleaned_data["message"])
+    except SchedulingError as exc:
+        messages.error(request, _(exc.detail))
+    else:
+        messages.success(
+            request,
+            _("The appointment of %(name)s is cancelled; the client gets an e-mail.")
+            % {"name": booking.client_name},
+        )
+    return redirect("workspace:booking", booking.pk)
+
+
+@practitioner_required
+@require_http_methods(["GET", "POST"])
+def booking_move(request, booking_id):
+    """The slot picker the client uses, with notice and horizon waived; POST moves."""
+    booking = _booking_of(request, booking_id)
+    taken = False
+    if request.method == "POST":
+        start = _instant(request.POST.get("start"))
+        try:
+            if start is None:
+                raise SlotUnavailable
+            booking_reschedule(booking=booking, start=start, now=timezone.now(), notice_waived=True)
+        except SlotUnavailable:
+            taken = True
+        except SchedulingError as exc:
+            messages.error(request, _(exc.detail))
+            return redirect("workspace:booking", booking.pk)
+        else:
+            messages.success(request, _("The appointment is moved; the client gets an e-mail."))
+            return redirect("workspace:booking", booking.pk)
+    first = booking.sessions.order_by("position").first()
+    around = first.start.astimezone(request.practitioner.zone).date() if first else None
+    return _picker(
+        request,
+        booking.appointment_type,
+        action=reverse("workspace:booking-move", args=[booking.pk]),
+        exclude=booking.pk,
+        around=around,
+        taken=taken,
+        title=_("Move the appointment of %(name)s") % {"name": booking.client_name},
+        booking=booking,
+    )
+
+
+@practitioner_required
+def book_choose(request):
+    types = own(AppointmentType.objects, request).order_by("-active", "name")
+    return render(request, "workspace/book_choose.html", {"types": types, "section": "agenda"})
+
+
+@practitioner_required
+@require_http_methods(["GET", "POST"])
+def book_for_client(request, type_id):
+    """A booking taken by phone: pick a time (notice and horizon waived), then the client."""
+    kind = get_object_or_404(own(AppointmentType.objects, request), pk=type_id)
+    start = _instant(request.GET.get("start") or request.POST.get("start"))
+    if start is None:
+        return _picker(
+            request,
+            kind,
+            action=reverse("workspace:book", args=[kind.pk]),
+            method="get",
+            title=_("Book for a client: %(type)s") % {"type": kind.name},
+        )
+    form = forms.ClientForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            result = booking_create(
+                appointment_type=kind,
+                start=start,
+                client=ClientDetails(
+                    name=data["name"],
+                    email=data["email"],
+                    phone=data["phone"],
+                    notes=data["notes"],
+                    language=data["language"],
+                ),
+                now=timezone.now(),
+                by_practitioner=True,
+                notice_waived=True,
+            )
+        except SlotUnavailable:
+            return _picker(
+                request,
+                kind,
+                action=reverse("workspace:book", args=[kind.pk]),
+                method="get",
+                taken=True,
+                around=start.astimezone(request.practitioner.zone).date(),
+                title=_("Book for a client: %(type)s") % {"type": kind.name},
+            )
+        except (SchedulingError, ValidationError) as exc:
+            detail = getattr(exc, "detail", None)
+            form.add_error(None, _(detail) if detail else exc)
+        else:
+            messages.success(
+                request,
+                _("Booked for %(name)s; the client gets a confirmation by e-mail.")
+                % {"name": result.booking.client_name},
+            )
+            return redirect("workspace:booking", result.booking.pk)
+    relaxed = practitioner_booking_type(kind)
+    day = start.astimezone(request.practitioner.zone).date()
+    slot = next(
+        (
+            s
+            for s in slot_list(
+                appointment_type=relaxed, first_day=day, last_day=day, now=timezone.now()
+            )
+            if s.start == start
+        ),
+        None,
+    )
+    if slot is None:
+        return _picker(
+            request,
+            kind,
+            action=reverse("workspace:book", args=[kind.pk]),
+            method="get",
+            taken=True,
+            around=day,
+            title=_("Book for a client: %(type)s") % {"type": kind.name},
+        )
+    zone = request.practitioner.zone
+    return render(
+        request,
+        "workspace/book_confirm.html",
+        {
+            "kind": kind,
+            "form": form,
+            "start_value": int(start.timestamp()),
+            "sessions": [(s.start.astimezone(zone), s.end.astimezone(zone)) for s in slot.sessions],
+            "section": "agenda",
+        },
+    )
+
+
+def _picker(
+    request,
+    kind,
+    *,
+    action,
+    title,
+    method="post",
+    exclude=None,
+    around=None,
+    taken=False,
+    booking=None,
+):
+    """A week of free times of `kind` as the practitioner may book them."""
+    practitioner = request.practitioner
+    zone = practitioner.zone
+    now = timezone.now()
+    today = timezone.localdate(now, timezone=zone)
+    monday = _monday(_date(request.GET.get("week")) or around or today)
+    monday = max(monday, _monday(today))
+    relaxed = practitioner_booking_type(kind)
+    slots = slot_list(
+        appointment_type=relaxed,
+        first_day=monday,
+        last_day=monday + timedelta(days=6),
+        now=now,
+        exclude_booking_id=exclude,
+    )
+    days = []
+    for offset in range(7):
+        day = monday + timedelta(days=offset)
+        days.append(
+            (
+                day,
+                [
+                    {
+                        "start": s.start.astimezone(zone),
+                        "value": int(s.start.timestamp()),
+                        "sessions": [i.start.astimezone(zone) for i in s.sessions],
+                    }
+                    for s in slots
+                    if s.start.astimezone(zone).date() == day
+                ],
+            )
+        )
+    return render(
+        request,
+        "workspace/picker.html",
+        {
+            "kind": kind,
+            "title": title,
+            "action": action,
+            "method": method,
+            "days": days,
+            "monday": monday,
+            "previous_week": monday - timedelta(days=7) if monday > _monday(today) else None,
+            "next_week": monday + timedelta(days=7)
+            if monday < _monday(today) + timedelta(weeks=PICKER_WEEKS_AHEAD)
+            else None,
+            "taken": taken,
+            "booking": booking,
+            "section": "agenda",
+        },
+        status=409 if taken else 200,
+    )
+
+
+# --- hours and days off ------------------------------------------------------------------
+
+
+@practitioner_required
+@require_http_methods(["GET", "POST"])
+def hours(request):
+    practitioner = request.practitioner
+    rules = list(own(WeeklyRule.objects, request).order_by("weekday", "start"))
+    form = forms.HoursForm(request.POST or None, rules=rules)
+    if request.method == "POST" and form.is_valid():
+        try:
+            weekly_rules_replace(practitioner=practitioner, rules=form.cleaned_data["rules"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Your weekly hours are saved."))
+            return redirect("workspace:hours")
+    return render(
+        request,
+        "workspace/hours.html",
+        {"form": form, "preview": _preview(request), "section": "hours"},
+    )
+
+
+def _preview(request):
+    """Next week's free times of each bookable type, as the client's page shows them."""
+    practitioner = request.practitioner
+    now = timezone.now()
+    monday = _monday(timezone.localdate(now, timezone=practitioner.zone)) + timedelta(days=7)
+    preview = []
+    for kind in own(AppointmentType.objects, request).filter(active=True).order_by("name"):
+        slots = slot_list(
+            appointment_type=kind, first_day=monday, last_day=monday + timedelta(days=6), now=now
+        )
+        by_day = {}
+        for slot in slots:
+            local = slot.start.astimezone(practitioner.zone)
+            by_day.setdefault(local.date(), []).append(local)
+        preview.append((kind, sorted(by_day.items())))
+    return {"monday": monday, "types": preview}
+
+
+@practitioner_required
+@require_http_methods(["GET", "POST"])
+def days_off(request):
+    practitioner = request.practitioner
+    form = forms.DaysOffForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            days_off_save(
+                practitioner=practitioner,
+                first=data["first"],
+                last=data["last"],
+                ranges=data["ranges"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("workspace:days-off")
+    today = timezone.localdate(timezone=practitioner.zone)
+    overrides = (
+        own(DateOverride.objects, request)
+        .filter(date__gte=today)
+        .prefetch_related("ranges")
+        .order_by("date")
+    )
+    return render(
+        request,
+        "workspace/days_off.html",
+        {"form": form, "overrides": overrides, "section": "days-off"},
+    )
+
+
+@practitioner_required
+@require_POST
+def day_off_delete(request, override_id):
+    override = get_object_or_404(own(DateOverride.objects, request), pk=override_id)
+    date_override_delete(override=override)
+    messages.success(
+        request,
+        _("Removed: %(date)s has its weekly hours again.")
+        % {"date": override.date.strftime("%d-%m-%Y")},
+    )
+    return redirect("workspace:days-off")
+
+
+# --- appointment types ----------------------------------------------------------------
+
+
+@practitioner_required
+def types(request):
+    kinds = own(AppointmentType.objects, request).order_by("-active", "name")
+    return render(request, "workspace/types.html", {"types": kinds, "section": "types"})
+
+
+@practitioner_required
+@require_http_methods(["GET", "POST"])
+def type_edit(request, type_id=None):
+    kind = (
+        get_object_or_404(own(AppointmentType.objects, request), pk=type_id)
+        if type_id is not None
+        else None
+    )
+    initial = forms.AppointmentTypeForm.initial_of(kind) if kind else {}
+    series_initial = (
+        [forms.SeriesItemForm.initial_of(i) for i in (kind.series or [])] if kind else []
+    )
+    form = forms.AppointmentTypeForm(request.POST or None, initial=initial)
+    series = forms.SeriesFormSet(request.POST or None, initial=series_initial, prefix="series")
+    if request.method == "POST" and form.is_valid() and series.is_valid():
+        fields = form.type_fields()
+        fields["series"] = series.series()
+        try:
+            if kind is None:
+                kind = appointment_type_create(practitioner=request.practitioner, **fields)
+            else:
+                appointment_type_update(appointment_type=kind, **fields)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("“%(name)s” is saved.") % {"name": kind.name})
+            return redirect("workspace:types")
+    return render(
+        request,
+        "workspace/type_form.html",
+        {"form": form, "series": series, "kind": kind, "section": "types"},
+    )
+
+
+# --- calendars ------------------------------------------------------------------------
+
+
+@practitioner_required
+def calendars(request):
+    practitioner = request.practitioner
+    tokens = feed_tokens(practitioner)
+    feeds = {
+        kind: request.build_absolute_uri(reverse(f"feed-{kind}", args=[token.token]))
+        for kind, token in tokens.items()
+    }
+    connections = own(CalendarConnection.objects, request).order_by("pk")
+    return render(
+        request,
+        "workspace/calendars.html",
+        {
+            "connections": [(c, _plain_status(c)) for c in connections],
+            "feeds": feeds,
+            "form": forms.IcsForm(),
+            "google_enabled": bool(settings.GOOGLE_CLIENT_ID),
+            "now": timezone.now(),
+            "section": "calendars",
+        },
+    )
+
+
+def _plain_status(connection: CalendarConnection) -> str:
+    if connection.status == CalendarConnection.Status.RECONNECT_NEEDED:
+        return _("Google no longer gives access: connect again.")
+    if connection.status == CalendarConnection.Status.ERROR:
+        return _(
+            "The last attempt to read this calendar failed; its busy time is from the last success."
+        )
+    if connection.last_success_at is None:
+        return _("Not read yet.")
+    return _("Working.")
+
+
+@practitioner_required
+@require_POST
+def calendar_add_ics(request):
+    form = forms.IcsForm(request.POST)
+    if form.is_valid():
+        try:
+            connection = ics_connection_create(
+                practitioner=request.practitioner,
+                url=form.cleaned_data["url"],
+                name=form.cleaned_data["name"],
+            )
+        except FeedFetchError as exc:
+            messages.error(
+                request, _("This address cannot be used: %(reason)s") % {"reason": _(str(exc))}
+            )
+        else:
+            tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
+            messages.success(request, _("Calendar added; its busy time is read now."))
+    else:
+        messages.error(request, _("Fill in the address of the calendar."))
+    return redirect("workspace:calendars")
+
+
+def _connection_of(request, connection_id) -> CalendarConnection:
+    return get_object_or_404(own(CalendarConnection.objects, request), pk=connection_id)
+
+
+@practitioner_required
+@require_POST
+def calendar_sync(request, connection_id):
+    connection = _connection_of(request, connection_id)
+    if connection.kind == CalendarConnection.Kind.ICS:
+        tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
+    else:
+        tasks.after_commit(tasks.google_pull, connection.pk)
+    tasks.after_commit(tasks.outbox_drain, connection.pk)
+    messages.success(request, _("Synchronising; refresh the page in a moment."))
+    return redirect("workspace:calendars")
+
+
+@practitioner_required
+@require_POST
+def calendar_delete(request, connection_id):
+    connection = _connection_of(request, connection_id)
+    if connection.kind == CalendarConnection.Kind.GOOGLE:
+        google_connection_disconnect(connection=connection, now=timezone.now())
+    else:
+        calendar_connection_delete(connection=connection)
+    messages.success(request, _("Calendar removed, with its busy time."))
+    return redirect("workspace:calendars")
+
+
+@practitioner_required
+@require_POST
+def calendar_google(request):
+    if not settings.GOOGLE_CLIENT_ID:
+        messages.error(request, _("Google Calendar is not set up for this service."))
+        return redirect("workspace:calendars")
+    url = google_connect_start(
+        practitioner=request.practitioner,
+        user=request.user,
+        redirect_uri=request.build_absolute_uri(reverse("google-callback")),
+    )
+    return HttpResponseRedirect(url)
+
+
+@practitioner_required
+@require_POST
+def feeds_rotate(request):
+    feed_tokens_rotate(request.practitioner)
+    messages.success(
+        request, _("New feed addresses made; the old ones stop working now. Subscribe again.")
+    )
+    return redirect("workspace:calendars")
+
+
+# --- questions ------------------------------------------------------------------------
+
+
+@practitioner_required
+def questions(request):
+    answered = QuestionAnswer.objects.filter(question=OuterRef("pk"))
+    items = (
+        own(Question.objects, request)
+        .annotate(answered=Exists(answered))
+        .order_by("answered", "-created_at")[:200]
+    )
+    return render(request, "workspace/questions.html", {"questions": items, "section": "questions"})
+
+
+@practitioner_required
+@require_http_methods(["GET", "POST"])
+def question_detail(request, question_id):
+    question = get_object_or_404(own(Question.objects, request), pk=question_id)
+    form = forms.ReplyForm(request.POST or None)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "answered":
+            question_mark_answered(question=question, now=timezone.now())
+            messages.success(request, _("Marked as answered."))
+            return redirect("workspace:questions")
+        if action == "reopen":
+            question_reopen(question=question)
+            return redirect("workspace:question", question.pk)
+        if form.is_valid():
+            question_reply(question=question, reply=form.cleaned_data["reply"], now=timezone.now())
+            messages.success(
+                request, _("Your answer is sent to %(email)s.") % {"email": question.email}
+            )
+            return redirect("workspace:questions")
+    answer = QuestionAnswer.objects.filter(question=question).first()
+    return render(
+        request,
+        "workspace/question.html",
+        {"question": question, "answer": answer, "form": form, "section": "questions"},
+    )
+
+
+# --- parsing --------------------------------------------------------------------------
+
+
+def _instant(value) -> datetime | None:
+    """A slot start as the picker sends it: whole seconds since 1970."""
+    try:
+        seconds = int(value)
+        return datetime.fromtimestamp(seconds, tz=UTC) if 0 < seconds < 2**33 else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _date(value) -> date | None:
+    try:
+        parsed = date.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if 2000 <= parsed.year <= 2999 else None
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
