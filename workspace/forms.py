@@ -9,7 +9,7 @@ from django.utils.dates import WEEKDAYS
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from scheduler.models import (
+from scheduler.bounds import (
     MAX_BUFFER_MINUTES,
     MAX_DAYS_AHEAD,
     MAX_NOTICE_MINUTES,
