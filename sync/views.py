@@ -53,7 +53,7 @@ def google_callback(request):
     Only the logged-in user who started the connection can finish it: a practitioner who
     started it with an API token logs in first and comes back here."""
     if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), login_url=reverse("admin:login"))
+        return redirect_to_login(request.get_full_path(), login_url=reverse("workspace:login"))
     code, state = request.GET.get("code", ""), request.GET.get("state", "")
     if request.GET.get("error") or not code or not state:
         return HttpResponse(
@@ -71,6 +71,9 @@ def google_callback(request):
         )
     except OAuthFailed as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain; charset=utf-8")
+    # Back to the practitioner's calendars page (superusers without a practice: the admin).
+    if hasattr(request.user, "practitioner"):
+        return redirect(reverse("workspace:calendars") + "?google=connected")
     return redirect(reverse("admin:index") + "?google=connected")
 
 
