@@ -21,6 +21,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -180,8 +181,6 @@ def waitlist_expire(*, now: datetime) -> int:
     waiting = WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING)
     zones = waiting.values_list("practitioner__timezone", flat=True).distinct()
     for zone_name in zones:
-        from zoneinfo import ZoneInfo
-
         today = now.astimezone(ZoneInfo(zone_name)).date()
         expired += waiting.filter(practitioner__timezone=zone_name, latest__lt=today).update(
             status=WaitlistEntry.Status.EXPIRED, updated_at=now

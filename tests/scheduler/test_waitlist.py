@@ -295,3 +295,13 @@ def test_five_parallel_claims_of_one_time_make_exactly_one_booking(settings):
     assert statuses == {"claimed": 1, "waiting": 4}
     live = Booking.objects.filter(status="confirmed", sessions__start=at(9))
     assert live.count() == 1
+
+
+def test_erasing_a_client_removes_their_wait_list_entries(small_practice):
+    from scheduler.privacy import client_data_erase
+
+    person, follow_up, _ = small_practice
+    join(follow_up, 1)
+    kept = join(follow_up, 2).entry
+    client_data_erase(practitioner=person, email="CLIENT1@example.nl", now=NOW)
+    assert list(WaitlistEntry.objects.values_list("pk", flat=True)) == [kept.pk]
