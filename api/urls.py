@@ -12,6 +12,7 @@ from api.v1 import (
     feeds,
     practitioners,
     slots,
+    waitlist,
 )
 from scheduler.page import converters  # noqa: F401 - registers <manage_token:...>
 
@@ -57,6 +58,7 @@ v1 = [
     path("feeds/", feeds.FeedListApi.as_view(), name="feeds"),
     path("feeds/rotate/", feeds.FeedRotateApi.as_view(), name="feeds-rotate"),
     path("slots/", slots.SlotListApi.as_view(), name="slots"),
+    path("waitlist/", waitlist.WaitlistListCreateApi.as_view(), name="waitlist"),
     path(
         "practitioners/<slug:slug>/",
         practitioners.PractitionerDetailApi.as_view(),

@@ -335,3 +335,77 @@ class Question(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.created_at:%Y-%m-%d})"
+
+
+# --- wait list (scheduler/waitlist.py) ---------------------------------------------------
+
+
+class WaitlistEntry(models.Model):
+    """A client waiting for a time of one appointment type whose first session falls on a
+    local date in [earliest, latest]; offered freed times by e-mail (sync/waitlist.py)."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting"
+        CLAIMED = "claimed"  # won an offered time: `booking` holds it
+        LEFT = "left"
+        EXPIRED = "expired"
+
+    practitioner = models.ForeignKey(
+        Practitioner, on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.CASCADE, related_name="waitlist_entries"
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField(max_length=254)
+    phone = models.CharField(max_length=40, blank=True)
+    language = models.CharField(
+        max_length=2, choices=Booking.Language.choices, default=Booking.Language.DUTCH
+    )
+    earliest = models.DateField()
+    latest = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.WAITING)
+    # sha256 of the client's leave-the-list token; the token itself is never stored.
+    manage_token_hash = models.CharField(max_length=64, unique=True)
+    booking = models.ForeignKey(
+        Booking, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [
+            models.Index(fields=["appointment_type", "status", "created_at"], name="waitlist_open")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(earliest__lte=F("latest")), name="waitlist_earliest_before_latest"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.earliest}..{self.latest} ({self.status})"
+
+
+class WaitlistOffer(models.Model):
+    """One start offered to (or already seen by) one entry: never the same start twice.
+
+    `claim_token_hash` is the sha256 of the claim link's token; null for the starts that
+    were already free when the client joined (they saw them and chose the list), which are
+    recorded only so that they are not offered as "freed"."""
+
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.CASCADE, related_name="offers")
+    start = models.DateTimeField()
+    claim_token_hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "start"], name="waitlist_offer_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.start:%Y-%m-%d %H:%M}Z to entry {self.entry_id}"

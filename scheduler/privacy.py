@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from scheduler.booking import booking_cancel
-from scheduler.models import Booking, Practitioner, Question
+from scheduler.models import Booking, Practitioner, Question, WaitlistEntry
 from scheduler.signals import booking_anonymised
 
 ANONYMOUS_NAME = "(geanonimiseerd)"
@@ -28,6 +28,10 @@ def client_data_anonymise_expired(*, now: datetime, retention: timedelta) -> dic
     with transaction.atomic():
         bookings = _anonymise(Booking.objects.filter(pk__in=expired.values("pk")), now)
         questions, _ = Question.objects.filter(created_at__lt=cutoff).delete()
+        # Wait-list entries that stopped waiting before the retention period.
+        WaitlistEntry.objects.filter(updated_at__lt=cutoff).exclude(
+            status=WaitlistEntry.Status.WAITING
+        ).delete()
     return {"bookings": bookings, "questions": questions}
 
 
@@ -86,6 +90,7 @@ def client_data_erase(*, practitioner: Practitioner, email: str, now: datetime) 
         questions, _ = Question.objects.filter(
             practitioner=practitioner, email__iexact=email
         ).delete()
+        WaitlistEntry.objects.filter(practitioner=practitioner, email__iexact=email).delete()
     return {"bookings": erased, "questions": questions}
 
 

@@ -14,8 +14,9 @@ from scheduler.signals import (
     booking_created,
     booking_rescheduled,
     question_received,
+    waitlist_joined,
 )
-from sync import mail, outbox
+from sync import mail, outbox, tasks
 
 
 @receiver(booking_created)
@@ -32,6 +33,7 @@ def _on_booking_cancelled(sender, booking, message="", **kwargs):
     outbox.pushes_enqueue(booking=booking, now=now)
     mail.booking_cancelled_queue(booking, message=message, now=now)
     mail.practitioner_notice_queue(booking, event="cancelled", now=now)
+    _waitlist_check_after_commit(booking)
 
 
 @receiver(booking_rescheduled)
@@ -40,6 +42,7 @@ def _on_booking_rescheduled(sender, booking, **kwargs):
     outbox.pushes_enqueue(booking=booking, now=now)
     mail.booking_rescheduled_queue(booking, now=now)
     mail.practitioner_notice_queue(booking, event="rescheduled", now=now)
+    _waitlist_check_after_commit(booking)
 
 
 @receiver(question_received)
@@ -51,3 +54,19 @@ def _on_question_received(sender, question, **kwargs):
 def _on_booking_anonymised(sender, booking, **kwargs):
     # Our calendar events carry the client's details in their description: rewrite them.
     outbox.pushes_enqueue(booking=booking, now=timezone.now())
+
+
+# --- wait list (sync/waitlist.py) ---
+
+
+def _waitlist_check_after_commit(booking):
+    # Time was freed: offer it once the change is committed (beat's sweep if the broker
+    # is down).
+    tasks.after_commit(tasks.waitlist_check, booking.practitioner_id)
+
+
+@receiver(waitlist_joined)
+def _on_waitlist_joined(sender, entry, manage_token, **kwargs):
+    from sync.waitlist import waitlist_joined_queue
+
+    waitlist_joined_queue(entry, manage_token=manage_token, now=timezone.now())

@@ -173,3 +173,23 @@ def caldav_pull_due() -> None:
 
     for connection_id in caldav_connections_due(now=timezone.now()):
         caldav_pull.delay(connection_id)
+
+
+# --- wait list ---------------------------------------------------------------------------
+
+
+@shared_task(name="sync.tasks.waitlist_check", ignore_result=True)
+def waitlist_check(practitioner_id: int) -> None:
+    """Asked for when a booking frees time: offer it to the wait list now."""
+    from sync.waitlist import waitlist_offers_send
+
+    waitlist_offers_send(practitioner_id=practitioner_id, now=timezone.now())
+
+
+@shared_task(name="sync.tasks.waitlist_sweep", ignore_result=True)
+def waitlist_sweep() -> None:
+    """Run by beat every WAITLIST_SWEEP_SECONDS: expire entries, offer what is free (also
+    time freed by new hours or removed busy blocks), start the next waves."""
+    from sync.waitlist import waitlist_sweep as sweep
+
+    sweep(now=timezone.now())

@@ -204,6 +204,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 HEARTBEAT_INTERVAL_SECONDS = env.int("HEARTBEAT_INTERVAL_SECONDS", default=60)
+# Wait list (scheduler/waitlist.py): offers go out in waves of WAITLIST_WAVE_SIZE per freed
+# time, the next wave WAITLIST_WAVE_MINUTES later if nobody claimed it.
+WAITLIST_WAVE_SIZE = env.int("WAITLIST_WAVE_SIZE", default=3)
+WAITLIST_WAVE_MINUTES = env.float("WAITLIST_WAVE_MINUTES", default=10)
+WAITLIST_SWEEP_SECONDS = env.int("WAITLIST_SWEEP_SECONDS", default=120)
+WAITLIST_MAX_ENTRIES_PER_EMAIL = env.int("WAITLIST_MAX_ENTRIES_PER_EMAIL", default=3)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {
         "task": "sync.tasks.heartbeat",
@@ -223,6 +229,8 @@ CELERY_BEAT_SCHEDULE = {
     "privacy-retention": {"task": "sync.tasks.privacy_retention", "schedule": 24 * 3600},
     # Key rotation: everything under the newest TOKEN_ENCRYPTION_KEYS key (README).
     "secrets-reencrypt": {"task": "sync.tasks.secrets_reencrypt", "schedule": 7 * 24 * 3600},
+    # Wait list: expire past entries, offer freed times (new hours, removed busy time too).
+    "waitlist-sweep": {"task": "sync.tasks.waitlist_sweep", "schedule": WAITLIST_SWEEP_SECONDS},
 }
 
 # ------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from django.views.i18n import set_language
 from scheduler.page import (
     converters,  # noqa: F401 - registers <manage_token:...>
     views,
+    waitlist_views,
 )
 
 urlpatterns = [
@@ -18,6 +19,17 @@ urlpatterns = [
         "manage/<manage_token:token>/reschedule/",
         views.manage_reschedule,
         name="manage-reschedule",
+    ),
+    path(
+        "p/<slug:slug>/book/<int:type_id>/waitlist/",
+        waitlist_views.waitlist_join_page,
+        name="waitlist-join",
+    ),
+    path("waitlist/<manage_token:token>/", waitlist_views.waitlist_page, name="waitlist-page"),
+    path(
+        "waitlist/claim/<manage_token:token>/",
+        waitlist_views.waitlist_claim_page,
+        name="waitlist-claim",
     ),
     path("i18n/setlang/", set_language, name="set_language"),
     path("favicon.ico", views.favicon, name="favicon"),
