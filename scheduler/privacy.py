@@ -27,7 +27,8 @@ def client_data_anonymise_expired(*, now: datetime, retention: timedelta) -> dic
     )
     with transaction.atomic():
         bookings = _anonymise(Booking.objects.filter(pk__in=expired.values("pk")), now)
-        questions, _ = Question.objects.filter(created_at__lt=cutoff).delete()
+        _, deleted = Question.objects.filter(created_at__lt=cutoff).delete()
+        questions = deleted.get(Question._meta.label, 0)
         # Wait-list entries that stopped waiting before the retention period.
         WaitlistEntry.objects.filter(updated_at__lt=cutoff).exclude(
             status=WaitlistEntry.Status.WAITING
@@ -87,9 +88,10 @@ def client_data_erase(*, practitioner: Practitioner, email: str, now: datetime) 
             if booking.sessions.filter(start__gt=now).exists():
                 booking_cancel(booking=booking, now=now)
         erased = _anonymise(bookings, now)
-        questions, _ = Question.objects.filter(
+        _, deleted = Question.objects.filter(
             practitioner=practitioner, email__iexact=email
         ).delete()
+        questions = deleted.get(Question._meta.label, 0)
         WaitlistEntry.objects.filter(practitioner=practitioner, email__iexact=email).delete()
     return {"bookings": erased, "questions": questions}
 

@@ -19,7 +19,6 @@ import base64
 import json
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -125,25 +124,27 @@ def connection_retry_now(*, connection_id: int, now: datetime) -> int:
     )
 
 
-_waiting = threading.local()
-
-
 def _kick_after_commit(ids: list[int]) -> None:
-    """One broker call per commit however many items the transaction wrote: the first
-    callback takes them all, later ones find nothing (a broker that is down costs a
-    request one connect timeout, not one per e-mail)."""
+    """One broker call per commit however many items the transaction wrote (a broker that
+    is down costs a request one connect timeout, not one per e-mail)."""
     if not ids:
         return
-    pending = getattr(_waiting, "ids", None)
-    if pending is None:
-        pending = _waiting.ids = []
-    pending.extend(ids)
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        kick(ids)
+        return
+    # Joined only within the same (save)point: a callback whose savepoint rolls back is
+    # dropped, and must not take later items with it.
+    here = set(connection.savepoint_ids)
+    for savepoints, callback, _robust in connection.run_on_commit:
+        if hasattr(callback, "outbox_ids") and savepoints == here:
+            callback.outbox_ids.extend(ids)
+            return
 
     def send():
-        batch, _waiting.ids = list(getattr(_waiting, "ids", None) or []), []
-        if batch:
-            kick(batch)
+        kick(send.outbox_ids)
 
+    send.outbox_ids = list(ids)
     transaction.on_commit(send)
 
 

@@ -525,7 +525,7 @@ def calendar_add_ics(request):
     form = forms.IcsForm(request.POST)
     if form.is_valid():
         try:
-            connection = ics_connection_create(
+            ics_connection_create(
                 practitioner=request.practitioner,
                 url=form.cleaned_data["url"],
                 name=form.cleaned_data["name"],
@@ -534,8 +534,7 @@ def calendar_add_ics(request):
             messages.error(
                 request, _("This address cannot be used: %(reason)s") % {"reason": _(str(exc))}
             )
-        else:
-            tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
+        else:  # the service asks a worker to read it once this commits
             messages.success(request, _("Calendar added; its busy time is read now."))
     else:
         messages.error(request, _("Fill in the address of the calendar."))
