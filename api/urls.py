@@ -57,6 +57,7 @@ v1 = [
     path("feeds/", feeds.FeedListApi.as_view(), name="feeds"),
     path("feeds/rotate/", feeds.FeedRotateApi.as_view(), name="feeds-rotate"),
     path("slots/", slots.SlotListApi.as_view(), name="slots"),
+    path("slots/options/", slots.SlotOptionsApi.as_view(), name="slot-options"),
     path(
         "practitioners/<slug:slug>/",
         practitioners.PractitionerDetailApi.as_view(),

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from scheduler.exceptions import (
@@ -27,9 +28,9 @@ from scheduler.exceptions import (
 )
 from scheduler.models import AppointmentType, Booking, Session
 from scheduler.practice import schedule_changed
-from scheduler.selectors import slot_find
+from scheduler.selectors import slot_choose
 from scheduler.signals import booking_cancelled, booking_created, booking_rescheduled
-from scheduler.slots import blocked_span
+from scheduler.slots import InvalidSessions, blocked_span
 from scheduler.types import Slot, SlotRules
 
 EXCLUSION_VIOLATION = "23P01"  # PostgreSQL SQLSTATE of an EXCLUDE constraint refusal
@@ -78,8 +79,14 @@ def booking_create(
     now: datetime,
     idempotency_key: str | None = None,
     by_practitioner: bool = False,
+    sessions: list[datetime] | None = None,
 ) -> BookingResult:
     """Book every session of the slot starting at `start`, or none of them.
+
+    `sessions`, if given, is the client's choice of every session's start inside the
+    series' windows (the first equal to `start`); without it the proposed set is booked.
+    A choice outside the windows or out of order is a ValidationError on `sessions`; a
+    chosen session that is not free is SlotUnavailable.
 
     Raises SlotUnavailable if the slot is not offered right now, IdempotencyKeyReused if
     the key came with another request, TooManyBookings if the client's e-mail address
@@ -87,7 +94,7 @@ def booking_create(
     (not checked when `by_practitioner`: the practitioner books for a client), and
     ValidationError for bad client details.
     """
-    fingerprint = _request_fingerprint(appointment_type.pk, start, client)
+    fingerprint = _request_fingerprint(appointment_type.pk, start, client, sessions)
     try:
         with transaction.atomic():
             _lock_practitioner(appointment_type.practitioner_id)
@@ -100,7 +107,7 @@ def booking_create(
             if not by_practitioner:
                 # Under the practitioner's lock: parallel requests cannot all pass the cap.
                 _check_upcoming_cap(appointment_type.practitioner_id, client.email, now)
-            slot, rules = _offered_slot(appointment_type, start, now)
+            slot, rules = _offered_slot(appointment_type, start, now, sessions=sessions)
             token = secrets.token_urlsafe(32)
             booking = Booking(
                 practitioner_id=appointment_type.practitioner_id,
@@ -174,14 +181,23 @@ def booking_cancel(
 
 
 def booking_reschedule(
-    *, booking: Booking, start: datetime, now: datetime, notice: timedelta = timedelta(0)
+    *,
+    booking: Booking,
+    start: datetime,
+    now: datetime,
+    notice: timedelta = timedelta(0),
+    sessions: list[datetime] | None = None,
 ) -> Booking:
     """Move every session of the booking to the slot starting at `start`.
+
+    `sessions` chooses every session's start as in booking_create; with the current first
+    start it moves follow-ups inside their windows and leaves the first session in place.
 
     Atomic: the old time is given up only when the new time is taken. The booking's own
     sessions do not count as busy, so a booking can move by less than its length.
     `notice` works as in booking_cancel, on the booking's current first session.
     """
+    chosen = sessions  # the name `sessions` is the booking's own rows below
     try:
         with transaction.atomic():
             _lock_practitioner(booking.practitioner_id)
@@ -193,7 +209,7 @@ def booking_reschedule(
                 raise BookingNotChangeable("This booking has already started.")
             _check_notice(sessions[0].start, now, notice)
             slot, rules = _offered_slot(
-                booking.appointment_type, start, now, exclude_booking=booking
+                booking.appointment_type, start, now, exclude_booking=booking, sessions=chosen
             )
             if len(slot.sessions) != len(sessions):
                 raise BookingNotChangeable(
@@ -272,14 +288,20 @@ def _offered_slot(
     start: datetime,
     now: datetime,
     exclude_booking: Booking | None = None,
+    sessions: list[datetime] | None = None,
 ) -> tuple[Slot, SlotRules]:
-    """The slot at `start` as offered now, with the rules it was offered under."""
-    slot, rules = slot_find(
-        appointment_type=appointment_type,
-        start=start,
-        now=now,
-        exclude_booking_id=exclude_booking.pk if exclude_booking else None,
-    )
+    """The slot at `start` as offered now (with the chosen `sessions`, if any), with the
+    rules it was offered under."""
+    try:
+        slot, rules = slot_choose(
+            appointment_type=appointment_type,
+            start=start,
+            sessions=sessions,
+            now=now,
+            exclude_booking_id=exclude_booking.pk if exclude_booking else None,
+        )
+    except InvalidSessions as exc:
+        raise ValidationError({"sessions": [str(exc)]}) from exc
     if slot is None:
         raise SlotUnavailable()
     return slot, rules
@@ -372,17 +394,24 @@ def _raise_if_overlap(exc: IntegrityError) -> None:
         raise SlotUnavailable() from exc
 
 
-def _request_fingerprint(appointment_type_id: int, start: datetime, client: ClientDetails) -> str:
-    canonical = json.dumps(
-        {
-            "appointment_type": appointment_type_id,
-            "start": start.astimezone(UTC).isoformat(),
-            "name": client.name,
-            "email": client.email,
-            "phone": client.phone,
-            "notes": client.notes,
-            "language": client.language,
-        },
-        sort_keys=True,
-    )
+def _request_fingerprint(
+    appointment_type_id: int,
+    start: datetime,
+    client: ClientDetails,
+    sessions: list[datetime] | None = None,
+) -> str:
+    request = {
+        "appointment_type": appointment_type_id,
+        "start": start.astimezone(UTC).isoformat(),
+        "name": client.name,
+        "email": client.email,
+        "phone": client.phone,
+        "notes": client.notes,
+        "language": client.language,
+    }
+    if sessions is not None:
+        # The chosen set is part of the request; without a choice the fingerprint is what
+        # it always was (the proposed set is booked).
+        request["sessions"] = [s.astimezone(UTC).isoformat() for s in sessions]
+    canonical = json.dumps(request, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()
