@@ -371,6 +371,10 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
             "alternatives": [_slot_view(s, practitioner) for s in alternatives],
             "error": error,
             "zone": zone.key,
+            "windowed": any(
+                item.get("window_before_days") or item.get("window_after_days")
+                for item in appointment_type.series or []
+            ),
         },
         status=409 if taken is not None else 200,
     )
