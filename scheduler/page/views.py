@@ -295,13 +295,14 @@ def manage_reschedule(request, token):
 
 
 def _chosen_follow_ups(request, booking, start) -> list[datetime] | None:
-    """The follow-up starts chosen on the manage page (session_1, ...), or None: a move of
-    the whole series to the proposed set at `start`."""
-    count = booking.sessions.count()
-    picked = [_instant(request.POST.get(f"session_{i}")) for i in range(1, count)]
-    if not all(picked) or count < 2:
+    """The follow-up starts chosen on the manage page (session_1, ...), each defaulting to
+    the booking's current one; None when none was sent: a move of the whole series to the
+    proposed set at `start`."""
+    current = [s.start for s in booking.sessions.order_by("position")]
+    picked = [_instant(request.POST.get(f"session_{i}")) for i in range(1, len(current))]
+    if not any(picked):
         return None
-    return [start, *picked]
+    return [start] + [value or now for value, now in zip(picked, current[1:], strict=True)]
 
 
 def _render_week(request, practitioner, appointment_type, *, booking=None, taken=None, error=None):
