@@ -59,6 +59,7 @@ v1 = [
     path("feeds/rotate/", feeds.FeedRotateApi.as_view(), name="feeds-rotate"),
     path("slots/", slots.SlotListApi.as_view(), name="slots"),
     path("waitlist/", waitlist.WaitlistListCreateApi.as_view(), name="waitlist"),
+    path("slots/options/", slots.SlotOptionsApi.as_view(), name="slot-options"),
     path(
         "practitioners/<slug:slug>/",
         practitioners.PractitionerDetailApi.as_view(),

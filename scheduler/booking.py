@@ -18,19 +18,21 @@ from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from scheduler.bounds import MAX_DAYS_AHEAD
 from scheduler.exceptions import (
     BookingNotChangeable,
     IdempotencyKeyReused,
     SlotUnavailable,
     TooManyBookings,
 )
-from scheduler.models import MAX_DAYS_AHEAD, AppointmentType, Booking, Session
+from scheduler.models import AppointmentType, Booking, Session
 from scheduler.practice import schedule_changed
-from scheduler.selectors import slot_find
+from scheduler.selectors import slot_choose
 from scheduler.signals import booking_cancelled, booking_created, booking_rescheduled
-from scheduler.slots import blocked_span
+from scheduler.slots import InvalidSessions, blocked_span
 from scheduler.types import Slot, SlotRules
 
 EXCLUSION_VIOLATION = "23P01"  # PostgreSQL SQLSTATE of an EXCLUDE constraint refusal
@@ -80,8 +82,14 @@ def booking_create(
     idempotency_key: str | None = None,
     by_practitioner: bool = False,
     notice_waived: bool = False,
+    sessions: list[datetime] | None = None,
 ) -> BookingResult:
     """Book every session of the slot starting at `start`, or none of them.
+
+    `sessions`, if given, is the client's choice of every session's start inside the
+    series' windows (the first equal to `start`); without it the proposed set is booked.
+    A choice outside the windows or out of order is a ValidationError on `sessions`; a
+    chosen session that is not free is SlotUnavailable.
 
     Raises SlotUnavailable if the slot is not offered right now, IdempotencyKeyReused if
     the key came with another request, TooManyBookings if the client's e-mail address
@@ -90,7 +98,7 @@ def booking_create(
     ValidationError for bad client details. With `notice_waived` (the practitioner's
     workspace) the type's minimum notice and horizon do not apply.
     """
-    fingerprint = _request_fingerprint(appointment_type.pk, start, client)
+    fingerprint = _request_fingerprint(appointment_type.pk, start, client, sessions)
     try:
         with transaction.atomic():
             _lock_practitioner(appointment_type.practitioner_id)
@@ -104,7 +112,10 @@ def booking_create(
                 # Under the practitioner's lock: parallel requests cannot all pass the cap.
                 _check_upcoming_cap(appointment_type.practitioner_id, client.email, now)
             slot, rules = _offered_slot(
-                _as_booked_by(appointment_type, notice_waived=notice_waived), start, now
+                _as_booked_by(appointment_type, notice_waived=notice_waived),
+                start,
+                now,
+                sessions=sessions,
             )
             token = secrets.token_urlsafe(32)
             booking = Booking(
@@ -185,14 +196,19 @@ def booking_reschedule(
     now: datetime,
     notice: timedelta = timedelta(0),
     notice_waived: bool = False,
+    sessions: list[datetime] | None = None,
 ) -> Booking:
     """Move every session of the booking to the slot starting at `start`.
+
+    `sessions` chooses every session's start as in booking_create; with the current first
+    start it moves follow-ups inside their windows and leaves the first session in place.
 
     Atomic: the old time is given up only when the new time is taken. The booking's own
     sessions do not count as busy, so a booking can move by less than its length.
     `notice` works as in booking_cancel, on the booking's current first session;
     `notice_waived` as in booking_create.
     """
+    chosen = sessions  # the name `sessions` is the booking's own rows below
     try:
         with transaction.atomic():
             _lock_practitioner(booking.practitioner_id)
@@ -208,6 +224,7 @@ def booking_reschedule(
                 start,
                 now,
                 exclude_booking=booking,
+                sessions=chosen,
             )
             if len(slot.sessions) != len(sessions):
                 raise BookingNotChangeable(
@@ -303,14 +320,20 @@ def _offered_slot(
     start: datetime,
     now: datetime,
     exclude_booking: Booking | None = None,
+    sessions: list[datetime] | None = None,
 ) -> tuple[Slot, SlotRules]:
-    """The slot at `start` as offered now, with the rules it was offered under."""
-    slot, rules = slot_find(
-        appointment_type=appointment_type,
-        start=start,
-        now=now,
-        exclude_booking_id=exclude_booking.pk if exclude_booking else None,
-    )
+    """The slot at `start` as offered now (with the chosen `sessions`, if any), with the
+    rules it was offered under."""
+    try:
+        slot, rules = slot_choose(
+            appointment_type=appointment_type,
+            start=start,
+            sessions=sessions,
+            now=now,
+            exclude_booking_id=exclude_booking.pk if exclude_booking else None,
+        )
+    except InvalidSessions as exc:
+        raise ValidationError({"sessions": [str(exc)]}) from exc
     if slot is None:
         raise SlotUnavailable()
     return slot, rules
@@ -403,17 +426,24 @@ def _raise_if_overlap(exc: IntegrityError) -> None:
         raise SlotUnavailable() from exc
 
 
-def _request_fingerprint(appointment_type_id: int, start: datetime, client: ClientDetails) -> str:
-    canonical = json.dumps(
-        {
-            "appointment_type": appointment_type_id,
-            "start": start.astimezone(UTC).isoformat(),
-            "name": client.name,
-            "email": client.email,
-            "phone": client.phone,
-            "notes": client.notes,
-            "language": client.language,
-        },
-        sort_keys=True,
-    )
+def _request_fingerprint(
+    appointment_type_id: int,
+    start: datetime,
+    client: ClientDetails,
+    sessions: list[datetime] | None = None,
+) -> str:
+    request = {
+        "appointment_type": appointment_type_id,
+        "start": start.astimezone(UTC).isoformat(),
+        "name": client.name,
+        "email": client.email,
+        "phone": client.phone,
+        "notes": client.notes,
+        "language": client.language,
+    }
+    if sessions is not None:
+        # The chosen set is part of the request; without a choice the fingerprint is what
+        # it always was (the proposed set is booked).
+        request["sessions"] = [s.astimezone(UTC).isoformat() for s in sessions]
+    canonical = json.dumps(request, sort_keys=True)
     return hashlib.sha256(canonical.encode()).hexdigest()

@@ -10,7 +10,13 @@ from scheduler.models import (
     Session,
     WeeklyRule,
 )
-from scheduler.slots import available_slots, find_slot
+from scheduler.slots import (
+    SeriesOptions,
+    available_slots,
+    choose_sessions,
+    find_slot,
+    series_options,
+)
 from scheduler.types import (
     Interval,
     SessionSpec,
@@ -34,7 +40,7 @@ def slot_rules(*, appointment_type: AppointmentType, first_day: date, last_day: 
     first_day to the last session of a series starting on last_day."""
     practitioner = appointment_type.practitioner
     series = appointment_type_series(appointment_type)
-    through = last_day + timedelta(days=series[-1].offset_days)
+    through = last_day + timedelta(days=max(spec.latest_day for spec in series))
 
     weekly: dict[int, list[WallRange]] = defaultdict(list)
     for weekday, begin, finish in WeeklyRule.objects.filter(practitioner=practitioner).values_list(
@@ -149,6 +155,53 @@ def slot_find(
         exclude_booking_id=exclude_booking_id,
     )
     return find_slot(inputs, now=now, start=start), inputs.rules
+
+
+def slot_options(
+    *,
+    appointment_type: AppointmentType,
+    start: datetime,
+    now: datetime,
+    exclude_booking_id: int | None = None,
+) -> SeriesOptions | None:
+    """For the slot starting at exactly `start` (None if it is not offered at `now`): the
+    proposed set and every session's free starts inside its window."""
+    day = start.astimezone(appointment_type.practitioner.zone).date()
+    inputs = slot_inputs(
+        appointment_type=appointment_type,
+        first_day=day,
+        last_day=day,
+        exclude_booking_id=exclude_booking_id,
+    )
+    return series_options(inputs, now=now, start=start)
+
+
+def slot_choose(
+    *,
+    appointment_type: AppointmentType,
+    start: datetime,
+    sessions: list[datetime] | None,
+    now: datetime,
+    exclude_booking_id: int | None = None,
+) -> tuple[Slot | None, SlotRules]:
+    """Like slot_find, with the client's choice of every session's start (`sessions`, the
+    first equal to `start`); without a choice, the proposed set. Raises InvalidSessions
+    for a choice outside the windows or out of order; None when it is not free."""
+    if sessions is None:
+        return slot_find(
+            appointment_type=appointment_type,
+            start=start,
+            now=now,
+            exclude_booking_id=exclude_booking_id,
+        )
+    day = start.astimezone(appointment_type.practitioner.zone).date()
+    inputs = slot_inputs(
+        appointment_type=appointment_type,
+        first_day=day,
+        last_day=day,
+        exclude_booking_id=exclude_booking_id,
+    )
+    return choose_sessions(inputs, now=now, start=start, starts=sessions), inputs.rules
 
 
 def slot_next_free(

@@ -8,7 +8,12 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 
-from scheduler.bounds import MAX_SERIES_OFFSET_DAYS, MAX_SERIES_SESSIONS, MAX_SESSION_MINUTES
+from scheduler.bounds import (
+    MAX_SERIES_OFFSET_DAYS,
+    MAX_SERIES_SESSIONS,
+    MAX_SERIES_WINDOW_DAYS,
+    MAX_SESSION_MINUTES,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +34,29 @@ class WallRange:
 
 @dataclass(frozen=True, slots=True)
 class SessionSpec:
-    """One session of a type: which day after the first, and how long."""
+    """One session of a type: which day after the first, and how long.
+
+    A follow-up with a window may fall from `window_before` days before to `window_after`
+    days after its ideal day, at any free time of that day; without a window (both 0) it
+    is exactly `offset_days` after the first session, at the same local time of day.
+    """
 
     offset_days: int
     duration: timedelta
+    window_before: int = 0
+    window_after: int = 0
+
+    @property
+    def has_window(self) -> bool:
+        return bool(self.window_before or self.window_after)
+
+    @property
+    def earliest_day(self) -> int:
+        return self.offset_days - self.window_before
+
+    @property
+    def latest_day(self) -> int:
+        return self.offset_days + self.window_after
 
 
 @dataclass(frozen=True)
@@ -52,7 +76,8 @@ class SlotRules:
 
     @property
     def series_span_days(self) -> int:
-        return self.series[-1].offset_days
+        """Days from the first session to the latest day any session may fall on."""
+        return max(spec.latest_day for spec in self.series)
 
 
 @dataclass(frozen=True)
@@ -71,11 +96,18 @@ class Slot:
     sessions: tuple[Interval, ...]
 
 
+SESSION_KEYS = {"offset_days", "duration_minutes"}
+WINDOW_KEYS = {"window_before_days", "window_after_days"}
+
+
 def series_from_json(value: object) -> tuple[SessionSpec, ...]:
     """Parse and check an appointment type's series (the API's `sessions` list).
 
-    Offsets start at 0 and strictly increase, so the sessions of one series never fall on
-    the same day.
+    Offsets start at 0 and strictly increase. A follow-up may carry a window of days
+    (`window_before_days`, `window_after_days`, default 0); the first session has none.
+    Windows may not overlap or touch the first day: the days one follow-up may fall on all
+    come after those of the one before, so any choice inside the windows keeps the series
+    order and puts no two sessions on the same day.
     """
     if not isinstance(value, list) or not value:
         raise ValidationError("sessions must be a non-empty list or null.")
@@ -83,18 +115,51 @@ def series_from_json(value: object) -> tuple[SessionSpec, ...]:
         raise ValidationError(f"A series has at most {MAX_SERIES_SESSIONS} sessions.")
     specs = []
     for item in value:
-        if not isinstance(item, dict) or set(item) != {"offset_days", "duration_minutes"}:
-            raise ValidationError("Each session needs exactly offset_days and duration_minutes.")
+        if (
+            not isinstance(item, dict)
+            or not set(item) >= SESSION_KEYS
+            or not set(item) <= SESSION_KEYS | WINDOW_KEYS
+        ):
+            raise ValidationError(
+                "Each session needs offset_days and duration_minutes, and may have "
+                "window_before_days and window_after_days."
+            )
         offset, minutes = item["offset_days"], item["duration_minutes"]
-        if type(offset) is not int or type(minutes) is not int:
-            raise ValidationError("offset_days and duration_minutes must be whole numbers.")
+        before, after = item.get("window_before_days", 0), item.get("window_after_days", 0)
+        if any(type(n) is not int for n in (offset, minutes, before, after)):
+            raise ValidationError(
+                "offset_days, duration_minutes and the window days must be whole numbers."
+            )
         if not 0 <= offset <= MAX_SERIES_OFFSET_DAYS:
             raise ValidationError(f"offset_days must be between 0 and {MAX_SERIES_OFFSET_DAYS}.")
         if not 5 <= minutes <= MAX_SESSION_MINUTES:
             raise ValidationError(f"duration_minutes must be between 5 and {MAX_SESSION_MINUTES}.")
-        specs.append(SessionSpec(offset_days=offset, duration=timedelta(minutes=minutes)))
+        if not (0 <= before <= MAX_SERIES_WINDOW_DAYS and 0 <= after <= MAX_SERIES_WINDOW_DAYS):
+            raise ValidationError(
+                f"window_before_days and window_after_days must be between 0 and "
+                f"{MAX_SERIES_WINDOW_DAYS}."
+            )
+        specs.append(
+            SessionSpec(
+                offset_days=offset,
+                duration=timedelta(minutes=minutes),
+                window_before=before,
+                window_after=after,
+            )
+        )
     if specs[0].offset_days != 0:
         raise ValidationError("The first session of a series has offset_days 0.")
+    if specs[0].has_window:
+        raise ValidationError("The first session of a series has no window.")
     if any(a.offset_days >= b.offset_days for a, b in itertools.pairwise(specs)):
         raise ValidationError("offset_days must strictly increase.")
+    if specs[-1].latest_day > MAX_SERIES_OFFSET_DAYS:
+        raise ValidationError(
+            f"A series must end within {MAX_SERIES_OFFSET_DAYS} days, windows included."
+        )
+    if any(a.latest_day >= b.earliest_day for a, b in itertools.pairwise(specs)):
+        raise ValidationError(
+            "The windows of a series may not overlap: every day a session may fall on must "
+            "come after every day the session before it may fall on (and after the first day)."
+        )
     return tuple(specs)

@@ -56,6 +56,30 @@ def intake_series(owner: Practitioner, **fields) -> AppointmentType:
     )
 
 
+def windowed_intake(owner: Practitioner, **fields) -> AppointmentType:
+    """The demo's intake: 60, 30 and 30 minutes on days 0, 3 (2-4) and 10 (9-12)."""
+    return appointment_type(
+        owner,
+        duration_minutes=60,
+        series=[
+            {"offset_days": 0, "duration_minutes": 60},
+            {
+                "offset_days": 3,
+                "duration_minutes": 30,
+                "window_before_days": 1,
+                "window_after_days": 1,
+            },
+            {
+                "offset_days": 10,
+                "duration_minutes": 30,
+                "window_before_days": 1,
+                "window_after_days": 2,
+            },
+        ],
+        **fields,
+    )
+
+
 def client(n: int = 0, **fields) -> ClientDetails:
     values = {"name": f"Client {n}", "email": f"client{n}@example.nl", "phone": "+31 6 1234 5678"}
     values.update(fields)
@@ -67,14 +91,15 @@ def rules(
     tz: ZoneInfo = AMSTERDAM,
     weekly: dict[int, list[tuple[time, time]]] | None = None,
     overrides=None,
-    sessions: tuple[tuple[int, int], ...] = ((0, 60),),
+    sessions: tuple[tuple[int, ...], ...] = ((0, 60),),
     buffer_before: int = 0,
     buffer_after: int = 0,
     step: int | None = None,
     min_notice: int = 0,
     max_days_ahead: int = 3650,
 ) -> SlotRules:
-    """SlotRules for the pure engine; durations and offsets in minutes and days."""
+    """SlotRules for the pure engine; durations and offsets in minutes and days. A session
+    is (offset, minutes) or (offset, minutes, window_before_days, window_after_days)."""
     weekly = weekly if weekly is not None else {d: [(time(9), time(17))] for d in range(5)}
     return SlotRules(
         timezone=tz,
@@ -82,7 +107,9 @@ def rules(
         overrides={
             day: tuple(WallRange(a, b) for a, b in r) for day, r in (overrides or {}).items()
         },
-        series=tuple(SessionSpec(o, timedelta(minutes=m)) for o, m in sessions),
+        series=tuple(
+            SessionSpec(spec[0], timedelta(minutes=spec[1]), *spec[2:]) for spec in sessions
+        ),
         buffer_before=timedelta(minutes=buffer_before),
         buffer_after=timedelta(minutes=buffer_after),
         step=timedelta(minutes=step or sessions[0][1]),

@@ -17,6 +17,7 @@ from scheduler.bounds import (
     MAX_NOTICE_MINUTES,
     MAX_SERIES_OFFSET_DAYS,
     MAX_SERIES_SESSIONS,
+    MAX_SERIES_WINDOW_DAYS,
     MAX_SESSION_MINUTES,
 )
 from scheduler.models import AppointmentType, Practitioner
@@ -31,6 +32,18 @@ from scheduler.types import series_from_json
 class SeriesSessionSerializer(serializers.Serializer):
     offset_days = StrictIntegerField(min_value=0, max_value=MAX_SERIES_OFFSET_DAYS)
     duration_minutes = StrictIntegerField(min_value=5, max_value=MAX_SESSION_MINUTES)
+    window_before_days = StrictIntegerField(
+        min_value=0,
+        max_value=MAX_SERIES_WINDOW_DAYS,
+        required=False,
+        help_text="Default 0. A follow-up may fall this many days before its ideal day (first: 0).",
+    )
+    window_after_days = StrictIntegerField(
+        min_value=0,
+        max_value=MAX_SERIES_WINDOW_DAYS,
+        required=False,
+        help_text="Default 0. A follow-up may fall this many days after its ideal day (first: 0).",
+    )
 
 
 class AppointmentTypeSerializer(serializers.Serializer):
@@ -63,7 +76,9 @@ class AppointmentTypeSerializer(serializers.Serializer):
         required=False,
         min_length=1,
         max_length=MAX_SERIES_SESSIONS,
-        help_text="A series: every session at the same local time on these day offsets.",
+        help_text="A series: every session at the same local time on these day offsets; "
+        "a follow-up with a window may move to another day of it and another time of day. "
+        "Windows may not overlap one another or the first day.",
     )
     active = serializers.BooleanField(default=True)
 

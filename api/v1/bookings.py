@@ -27,6 +27,7 @@ from scheduler.booking import (
     booking_reschedule,
     client_change_notice,
 )
+from scheduler.bounds import MAX_SERIES_SESSIONS
 from scheduler.exceptions import SchedulingError
 from scheduler.models import AppointmentType, Booking
 from scheduler.selectors import booking_list
@@ -34,6 +35,27 @@ from scheduler.validators import no_links, no_markup, phone_characters
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 MAX_LIST_DAYS = 400
+
+
+class ChosenSessionSerializer(serializers.Serializer):
+    start = AwareDateTimeField(help_text="This session's start, with its UTC offset")
+
+
+def _chosen_sessions_field():
+    return serializers.ListField(
+        child=ChosenSessionSerializer(),
+        required=False,
+        min_length=1,
+        max_length=MAX_SERIES_SESSIONS,
+        help_text="Optional: every session's start, in series order (the first equals "
+        "`start`), each inside its window (see /api/v1/slots/options/). Without it the "
+        "proposed set is booked.",
+    )
+
+
+def _chosen_starts(values) -> list | None:
+    sessions = values.get("sessions")
+    return None if sessions is None else [item["start"] for item in sessions]
 
 
 class BookingInputSerializer(serializers.Serializer):
@@ -46,6 +68,7 @@ class BookingInputSerializer(serializers.Serializer):
     )
     notes = StrictCharField(max_length=2000, allow_blank=True, default="", multiline=True)
     language = serializers.ChoiceField(choices=Booking.Language.values, default="nl")
+    sessions = _chosen_sessions_field()
 
     def validate_email(self, value):
         if not isinstance(self.initial_data.get("email"), str):
@@ -105,6 +128,7 @@ class BookingListQuerySerializer(serializers.Serializer):
 
 class RescheduleInputSerializer(serializers.Serializer):
     start = AwareDateTimeField()
+    sessions = _chosen_sessions_field()
 
 
 def _serialize(serializer_class, booking: Booking, **extra) -> dict:
@@ -218,6 +242,7 @@ class BookingListCreateApi(APIView):
             now=timezone.now(),
             idempotency_key=key,
             by_practitioner=_is_own_practitioner(request, appointment_type),
+            sessions=_chosen_starts(values),
         )
         manage_url = (
             request.build_absolute_uri(reverse("manage-page", args=[result.manage_token]))
@@ -298,5 +323,6 @@ class ManageRescheduleApi(ManageBaseApi):
             start=data.validated_data["start"],
             now=timezone.now(),
             notice=client_change_notice(),
+            sessions=_chosen_starts(data.validated_data),
         )
         return self._respond(booking)

@@ -12,10 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import AwareDateTimeField, BoundedDateField
-from api.serializers import IntervalSerializer
+from api.serializers import ErrorSerializer, IntervalSerializer
 from api.throttling import SlotsThrottle
+from scheduler.exceptions import SlotUnavailable
 from scheduler.models import AppointmentType, validate_timezone
-from scheduler.selectors import slot_list
+from scheduler.selectors import appointment_type_series, slot_list, slot_options
 from sync.calendars import busy_mirrored_at
 
 MAX_SLOT_RANGE_DAYS = 62
@@ -94,6 +95,88 @@ class SlotListApi(APIView):
             if settings.SLOTS_CACHE_SECONDS:
                 cache.set(key, data, settings.SLOTS_CACHE_SECONDS)
         response = Response(data)
+        response["Cache-Control"] = SLOTS_CACHE_CONTROL
+        return response
+
+
+class SlotOptionsQuerySerializer(serializers.Serializer):
+    appointment_type = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    start = AwareDateTimeField(
+        help_text="The first session's start, with its UTC offset (encode + as %2B)"
+    )
+    tz = serializers.CharField(
+        max_length=64, required=False, help_text="IANA zone to show times in"
+    )
+
+    def validate_tz(self, value):
+        validate_timezone(value)
+        return value
+
+
+class SessionOptionsSerializer(serializers.Serializer):
+    offset_days = serializers.IntegerField(help_text="The session's ideal day after the first")
+    proposed = IntervalSerializer(help_text="The session of the proposed set")
+    options = IntervalSerializer(
+        many=True, help_text="Every free start its window allows, given the first session"
+    )
+
+
+class SlotOptionsSerializer(serializers.Serializer):
+    timezone = serializers.CharField()
+    sessions = SessionOptionsSerializer(many=True)
+
+
+class SlotOptionsApi(APIView):
+    """For one first-session start of a series: the proposed set, and for every session
+    the free starts inside its window (to choose from when booking)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [SlotsThrottle]
+
+    @extend_schema(
+        parameters=[SlotOptionsQuerySerializer],
+        responses={200: SlotOptionsSerializer, 409: ErrorSerializer},
+        tags=["public"],
+    )
+    def get(self, request):
+        query = SlotOptionsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        appointment_type = get_object_or_404(
+            AppointmentType.objects.select_related("practitioner"),
+            pk=params["appointment_type"],
+            active=True,
+        )
+        view = ZoneInfo(params["tz"]) if "tz" in params else appointment_type.practitioner.zone
+        offered = slot_options(
+            appointment_type=appointment_type, start=params["start"], now=timezone.now()
+        )
+        if offered is None:
+            raise SlotUnavailable()
+
+        def interval(value):
+            return {
+                "start": value.start.astimezone(view).isoformat(),
+                "end": value.end.astimezone(view).isoformat(),
+            }
+
+        series = appointment_type_series(appointment_type)
+        response = Response(
+            {
+                "timezone": view.key,
+                "sessions": [
+                    {
+                        "offset_days": spec.offset_days,
+                        "proposed": interval(proposed),
+                        "options": [interval(option) for option in options],
+                    }
+                    for spec, proposed, options in zip(
+                        series, offered.slot.sessions, offered.options, strict=True
+                    )
+                ],
+            }
+        )
         response["Cache-Control"] = SLOTS_CACHE_CONTROL
         return response
 

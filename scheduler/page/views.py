@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -30,7 +31,12 @@ from scheduler.models import AppointmentType, Booking, Practitioner
 from scheduler.page.forms import BookingForm, QuestionForm
 from scheduler.page.limits import limit_reached
 from scheduler.questions import question_create
-from scheduler.selectors import slot_alternatives, slot_find, slot_list, slot_next_free
+from scheduler.selectors import (
+    slot_alternatives,
+    slot_list,
+    slot_next_free,
+    slot_options,
+)
 
 WEEKS_TO_SEARCH = 8
 ALTERNATIVES = 3
@@ -75,14 +81,16 @@ def book_confirm(request, slug, type_id):
     practitioner, appointment_type = _practitioner_and_type(slug, type_id)
     now = timezone.now()
     start = _instant(request.GET.get("start") or request.POST.get("start"))
-    slot = start and slot_find(appointment_type=appointment_type, start=start, now=now)[0]
-    if not slot:
+    offered = start and slot_options(appointment_type=appointment_type, start=start, now=now)
+    if not offered:
         return _render_week(request, practitioner, appointment_type, taken=start)
+    slot = offered.slot
+    chosen = _chosen_sessions(request, offered)
     form = BookingForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if limit_reached(request, "booking"):
             form.add_error(None, _("Too many bookings from this address. Please try again later."))
-            return _render_confirm(request, practitioner, appointment_type, slot, form)
+            return _render_confirm(request, practitioner, appointment_type, offered, chosen, form)
         data = form.cleaned_data
         try:
             result = booking_create(
@@ -96,19 +104,25 @@ def book_confirm(request, slug, type_id):
                     language=_language(),
                 ),
                 now=now,
+                sessions=chosen,
             )
         except SlotUnavailable:
             return _render_week(request, practitioner, appointment_type, taken=slot.start)
-        except TooManyBookings as exc:
-            form.add_error(None, exc.detail)
-            response = _render_confirm(request, practitioner, appointment_type, slot, form)
-            response.status_code = 409
+        except (TooManyBookings, ValidationError) as exc:
+            form.add_error(None, _error_text(exc))
+            response = _render_confirm(
+                request, practitioner, appointment_type, offered, chosen, form
+            )
+            response.status_code = 409 if isinstance(exc, TooManyBookings) else 400
             return response
         return redirect(reverse("manage-page", args=[result.manage_token]) + "?booked=1")
-    return _render_confirm(request, practitioner, appointment_type, slot, form)
+    return _render_confirm(request, practitioner, appointment_type, offered, chosen, form)
 
 
-def _render_confirm(request, practitioner, appointment_type, slot, form):
+def _render_confirm(request, practitioner, appointment_type, offered, chosen, form):
+    slot = offered.slot
+    starts = chosen or [s.start for s in slot.sessions]
+    durations = [s.end - s.start for s in slot.sessions]
     return render(
         request,
         "scheduler/page/book_confirm.html",
@@ -117,13 +131,57 @@ def _render_confirm(request, practitioner, appointment_type, slot, form):
             "appointment_type": appointment_type,
             "slot": slot,
             "sessions": [
-                (_local(s.start, practitioner), int((s.end - s.start).total_seconds() // 60))
-                for s in slot.sessions
+                (_local(begin, practitioner), int(length.total_seconds() // 60))
+                for begin, length in zip(starts, durations, strict=True)
             ],
             "start_value": int(slot.start.timestamp()),
+            "choices": _follow_up_choices(offered, starts, practitioner),
             "form": form,
         },
     )
+
+
+def _chosen_sessions(request, offered) -> list[datetime] | None:
+    """The client's choice of follow-up starts (fields session_1, session_2, ...), each
+    defaulting to the proposed one; None when the client chose nothing."""
+    params = request.POST if request.method == "POST" else request.GET
+    sessions = offered.slot.sessions
+    picked = [_instant(params.get(f"session_{i}")) for i in range(1, len(sessions))]
+    if not any(picked):
+        return None
+    return [sessions[0].start] + [
+        value or proposed.start for value, proposed in zip(picked, sessions[1:], strict=True)
+    ]
+
+
+def _follow_up_choices(offered, starts, practitioner) -> list[dict]:
+    """One <select> per follow-up that has more than one free start in its window."""
+    choices = []
+    for index, options in enumerate(offered.options[1:], start=1):
+        if len(options) < 2:
+            continue
+        choices.append(
+            {
+                "name": f"session_{index}",
+                "number": index + 1,
+                "options": [
+                    {
+                        "value": int(option.start.timestamp()),
+                        "start": _local(option.start, practitioner),
+                        "selected": option.start == starts[index],
+                        "proposed": option.start == offered.slot.sessions[index].start,
+                    }
+                    for option in options
+                ],
+            }
+        )
+    return choices
+
+
+def _error_text(exc) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)
+    return exc.detail
 
 
 @require_http_methods(["GET", "POST"])
@@ -172,6 +230,16 @@ def manage_page(request, token):
     now = timezone.now()
     until = booking_changeable_until(booking=booking, now=now, notice=client_change_notice())
     changeable = until is not None and now <= until
+    choices = []
+    if changeable and booking.status == Booking.Status.CONFIRMED and len(sessions) > 1:
+        offered = slot_options(
+            appointment_type=booking.appointment_type,
+            start=sessions[0].start,
+            now=now,
+            exclude_booking_id=booking.pk,
+        )
+        if offered is not None and len(offered.options) == len(sessions):
+            choices = _follow_up_choices(offered, [s.start for s in sessions], practitioner)
     return render(
         request,
         "scheduler/page/manage.html",
@@ -183,6 +251,8 @@ def manage_page(request, token):
                 for s in sessions
             ],
             "changeable": changeable,
+            "choices": choices,
+            "first_value": int(sessions[0].start.timestamp()) if sessions else None,
             "error": error,
             "notice_hours": settings.CLIENT_CHANGE_NOTICE_HOURS,
             "flash": next((k for k in ("booked", "cancelled", "moved") if k in request.GET), None),
@@ -199,9 +269,18 @@ def manage_reschedule(request, token):
         start = _instant(request.POST.get("start"))
         if start is None:
             return _render_week(request, practitioner, appointment_type, booking=booking)
+        chosen = _chosen_follow_ups(request, booking, start)
         try:
             booking_reschedule(
-                booking=booking, start=start, now=timezone.now(), notice=client_change_notice()
+                booking=booking,
+                start=start,
+                now=timezone.now(),
+                notice=client_change_notice(),
+                sessions=chosen,
+            )
+        except ValidationError as exc:
+            return _render_week(
+                request, practitioner, appointment_type, booking=booking, error=_error_text(exc)
             )
         except SlotUnavailable:
             return _render_week(
@@ -213,6 +292,17 @@ def manage_reschedule(request, token):
             )
         return redirect(reverse("manage-page", args=[token]) + "?moved=1")
     return _render_week(request, practitioner, appointment_type, booking=booking)
+
+
+def _chosen_follow_ups(request, booking, start) -> list[datetime] | None:
+    """The follow-up starts chosen on the manage page (session_1, ...), each defaulting to
+    the booking's current one; None when none was sent: a move of the whole series to the
+    proposed set at `start`."""
+    current = [s.start for s in booking.sessions.order_by("position")]
+    picked = [_instant(request.POST.get(f"session_{i}")) for i in range(1, len(current))]
+    if not any(picked):
+        return None
+    return [start] + [value or now for value, now in zip(picked, current[1:], strict=True)]
 
 
 def _render_week(request, practitioner, appointment_type, *, booking=None, taken=None, error=None):
@@ -282,6 +372,10 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
             "alternatives": [_slot_view(s, practitioner) for s in alternatives],
             "error": error,
             "zone": zone.key,
+            "windowed": any(
+                item.get("window_before_days") or item.get("window_after_days")
+                for item in appointment_type.series or []
+            ),
         },
         status=409 if taken is not None else 200,
     )

@@ -142,3 +142,44 @@ def test_exclusion_constraint_on_direct_writes():
     other = factories.practitioner()
     insert(at(10), at(10, 30), practitioner=other)
     assert Session.objects.filter(practitioner=person).exclude(status="cancelled").count() == 2
+
+
+def test_thirty_clients_over_overlapping_follow_up_windows_never_overlap():
+    """Monday and Tuesday intakes share Thursday and Friday in their second windows; half
+    the clients choose Thursday 09:00 for it, half take the proposed set."""
+    from scheduler.selectors import slot_list
+
+    intake = factories.windowed_intake(factories.practitioner(), slot_step_minutes=30)
+    tuesday = date(2027, 3, 2)
+    firsts = [
+        s.start
+        for s in slot_list(appointment_type=intake, first_day=MONDAY, last_day=tuesday, now=NOW)
+    ]
+    thursday_nine = at(9, day=date(2027, 3, 4))
+
+    def attempt(n):
+        start = firsts[n % len(firsts)]
+        sessions = None
+        if n % 2 == 0:
+            proposed = slot_list(
+                appointment_type=intake, first_day=MONDAY, last_day=tuesday, now=NOW
+            )
+            slot = next(s for s in proposed if s.start == start)
+            sessions = [start, thursday_nine, slot.sessions[2].start]
+        return lambda: booking_create(
+            appointment_type=intake,
+            start=start,
+            client=factories.client(n),
+            now=NOW,
+            sessions=sessions,
+        )
+
+    outcomes = race([attempt(n) for n in range(30)])
+    assert set(kinds(outcomes)) <= {"BookingResult", "SlotUnavailable"}, outcomes
+    assert kinds(outcomes)["BookingResult"] >= 2
+    assert overlapping_live_sessions() == 0
+    live = Session.objects.filter(status="confirmed")
+    assert live.filter(start=thursday_nine).count() <= 1
+    for booking in Booking.objects.all():
+        days = [s.start.astimezone(AMSTERDAM).date() for s in booking.sessions.order_by("position")]
+        assert days == sorted(set(days))

@@ -90,8 +90,20 @@ class Command(BaseCommand):
             max_days_ahead=90,
             series=[
                 {"offset_days": 0, "duration_minutes": 60},
-                {"offset_days": 3, "duration_minutes": 30},
-                {"offset_days": 10, "duration_minutes": 30},
+                # Day 4 (day 3 to 5 will do) and day 11 (day 10 to 13): every working
+                # day can start a treatment, a busy follow-up hour moves by a day.
+                {
+                    "offset_days": 3,
+                    "duration_minutes": 30,
+                    "window_before_days": 1,
+                    "window_after_days": 1,
+                },
+                {
+                    "offset_days": 10,
+                    "duration_minutes": 30,
+                    "window_before_days": 1,
+                    "window_after_days": 2,
+                },
             ],
         )
         follow_up = appointment_type_create(
