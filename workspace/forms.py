@@ -15,6 +15,7 @@ from scheduler.bounds import (
     MAX_NOTICE_MINUTES,
     MAX_SERIES_OFFSET_DAYS,
     MAX_SERIES_SESSIONS,
+    MAX_SERIES_WINDOW_DAYS,
     MAX_SESSION_MINUTES,
 )
 from scheduler.validators import (
@@ -197,23 +198,38 @@ class AppointmentTypeForm(forms.Form):
 
 
 class SeriesItemForm(forms.Form):
-    """One session of a series: which day (as people count: day 1 is the first) and how
-    long. A follow-up window would be two more number fields here and in `item`."""
+    """One session of a series: which day (as people count: day 1 is the first), how long,
+    and for a follow-up how many days earlier or later it may fall (its window)."""
 
     day = forms.IntegerField(label=_("Day"), min_value=1, max_value=MAX_SERIES_OFFSET_DAYS + 1)
     duration_minutes = forms.IntegerField(
         label=_("Minutes"), min_value=5, max_value=MAX_SESSION_MINUTES
     )
+    window_before_days = forms.IntegerField(
+        label=_("Days earlier"), min_value=0, max_value=MAX_SERIES_WINDOW_DAYS, required=False
+    )
+    window_after_days = forms.IntegerField(
+        label=_("Days later"), min_value=0, max_value=MAX_SERIES_WINDOW_DAYS, required=False
+    )
 
     def item(self) -> dict:
-        return {
+        item = {
             "offset_days": self.cleaned_data["day"] - 1,
             "duration_minutes": self.cleaned_data["duration_minutes"],
         }
+        for name in ("window_before_days", "window_after_days"):
+            if self.cleaned_data.get(name):  # 0 or empty: no window, as the API writes it
+                item[name] = self.cleaned_data[name]
+        return item
 
     @staticmethod
     def initial_of(item: dict) -> dict:
-        return {"day": item["offset_days"] + 1, "duration_minutes": item["duration_minutes"]}
+        return {
+            "day": item["offset_days"] + 1,
+            "duration_minutes": item["duration_minutes"],
+            "window_before_days": item.get("window_before_days", 0),
+            "window_after_days": item.get("window_after_days", 0),
+        }
 
 
 class _BaseSeriesFormSet(forms.BaseFormSet):

@@ -440,3 +440,50 @@ def test_sessions_of_cancelled_bookings_are_shown_as_cancelled(http, person, fol
     Session.objects.filter(booking=booking).update(status="cancelled")
     page = http.get(f"/praktijk/?span=day&date={day.isoformat()}").content.decode()
     assert "geannuleerd" in page
+
+
+def test_series_rows_carry_follow_up_windows(http, person):
+    """The BSR intake as practitioners set it: day 4 may be day 3 to 5, day 11 day 10 to 13."""
+    rows = {
+        "series-TOTAL_FORMS": "3",
+        "series-INITIAL_FORMS": "0",
+        "series-0-day": "1",
+        "series-0-duration_minutes": "60",
+        "series-1-day": "4",
+        "series-1-duration_minutes": "30",
+        "series-1-window_before_days": "1",
+        "series-1-window_after_days": "1",
+        "series-2-day": "11",
+        "series-2-duration_minutes": "30",
+        "series-2-window_before_days": "1",
+        "series-2-window_after_days": "2",
+    }
+    base = {
+        "name": "Intake met ruimte",
+        "duration_minutes": "60",
+        "buffer_before_minutes": "0",
+        "buffer_after_minutes": "0",
+        "notice_hours": "24",
+        "horizon_weeks": "8",
+    }
+    done = http.post("/praktijk/soorten/nieuw/", {**base, **rows})
+    assert done.status_code == 302
+    kind = person.appointment_types.get(name="Intake met ruimte")
+    assert kind.series == [
+        {"offset_days": 0, "duration_minutes": 60},
+        {"offset_days": 3, "duration_minutes": 30, "window_before_days": 1, "window_after_days": 1},
+        {
+            "offset_days": 10,
+            "duration_minutes": 30,
+            "window_before_days": 1,
+            "window_after_days": 2,
+        },
+    ]
+    form = http.get(f"/praktijk/soorten/{kind.pk}/").content.decode()
+    assert 'name="series-2-window_after_days" value="2"' in form
+    # Windows that let two follow-ups share a day are refused, with the reason shown.
+    overlapping = {**rows, "series-1-window_after_days": "6", "series-2-window_before_days": "4"}
+    refused = http.post(f"/praktijk/soorten/{kind.pk}/", {**base, **overlapping})
+    assert refused.status_code == 200 and 'role="alert"' in refused.content.decode()
+    kind.refresh_from_db()
+    assert kind.series[1]["window_after_days"] == 1  # nothing stored half-way
