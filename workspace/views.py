@@ -2,7 +2,7 @@
 logged-in practitioner (another practice's ids are a 404). Views parse input, call one
 service and render."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,6 +25,7 @@ from scheduler.booking import (
 )
 from scheduler.exceptions import SchedulingError, SlotUnavailable
 from scheduler.models import AppointmentType, Booking, DateOverride, Question, WeeklyRule
+from scheduler.page.params import date_param, instant_param, monday_of
 from scheduler.practice import (
     appointment_type_create,
     appointment_type_update,
@@ -78,7 +79,7 @@ def agenda(request):
     """One day or one week of the agenda, in the practitioner's zone; today first."""
     practitioner = request.practitioner
     today = timezone.localdate(timezone=practitioner.zone)
-    first = _date(request.GET.get("date")) or today
+    first = date_param(request.GET.get("date")) or today
     span = "day" if request.GET.get("span") == "day" else "week"
     days = 1 if span == "day" else 7
     if span == "week":
@@ -163,7 +164,7 @@ def booking_move(request, booking_id):
     booking = _booking_of(request, booking_id)
     taken = False
     if request.method == "POST":
-        start = _instant(request.POST.get("start"))
+        start = instant_param(request.POST.get("start"))
         try:
             if start is None:
                 raise SlotUnavailable
@@ -201,7 +202,7 @@ def book_choose(request):
 def book_for_client(request, type_id):
     """A booking taken by phone: pick a time (notice and horizon waived), then the client."""
     kind = get_object_or_404(own(AppointmentType.objects, request), pk=type_id)
-    start = _instant(request.GET.get("start") or request.POST.get("start"))
+    start = instant_param(request.GET.get("start") or request.POST.get("start"))
     if start is None:
         return _picker(
             request,
@@ -301,8 +302,8 @@ def _picker(
     zone = practitioner.zone
     now = timezone.now()
     today = timezone.localdate(now, timezone=zone)
-    monday = _monday(_date(request.GET.get("week")) or around or today)
-    monday = max(monday, _monday(today))
+    monday = monday_of(date_param(request.GET.get("week")) or around or today)
+    monday = max(monday, monday_of(today))
     relaxed = practitioner_booking_type(kind)
     slots = slot_list(
         appointment_type=relaxed,
@@ -338,9 +339,9 @@ def _picker(
             "method": method,
             "days": days,
             "monday": monday,
-            "previous_week": monday - timedelta(days=7) if monday > _monday(today) else None,
+            "previous_week": monday - timedelta(days=7) if monday > monday_of(today) else None,
             "next_week": monday + timedelta(days=7)
-            if monday < _monday(today) + timedelta(weeks=PICKER_WEEKS_AHEAD)
+            if monday < monday_of(today) + timedelta(weeks=PICKER_WEEKS_AHEAD)
             else None,
             "taken": taken,
             "booking": booking,
@@ -378,7 +379,7 @@ def _preview(request):
     """Next week's free times of each bookable type, as the client's page shows them."""
     practitioner = request.practitioner
     now = timezone.now()
-    monday = _monday(timezone.localdate(now, timezone=practitioner.zone)) + timedelta(days=7)
+    monday = monday_of(timezone.localdate(now, timezone=practitioner.zone)) + timedelta(days=7)
     preview = []
     for kind in own(AppointmentType.objects, request).filter(active=True).order_by("name"):
         slots = slot_list(
@@ -637,24 +638,3 @@ def question_detail(request, question_id):
 
 
 # --- parsing --------------------------------------------------------------------------
-
-
-def _instant(value) -> datetime | None:
-    """A slot start as the picker sends it: whole seconds since 1970."""
-    try:
-        seconds = int(value)
-        return datetime.fromtimestamp(seconds, tz=UTC) if 0 < seconds < 2**33 else None
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _date(value) -> date | None:
-    try:
-        parsed = date.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed if 2000 <= parsed.year <= 2999 else None
-
-
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())

@@ -4,7 +4,7 @@ Everything works without JavaScript; views only parse input, call the domain and
 """
 
 import functools
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -30,6 +30,7 @@ from scheduler.exceptions import SchedulingError, SlotUnavailable, TooManyBookin
 from scheduler.models import AppointmentType, Booking, Practitioner
 from scheduler.page.forms import BookingForm, QuestionForm
 from scheduler.page.limits import limit_reached
+from scheduler.page.params import date_param, instant_param, monday_of
 from scheduler.questions import question_create
 from scheduler.selectors import (
     slot_alternatives,
@@ -80,7 +81,7 @@ def book_week(request, slug, type_id):
 def book_confirm(request, slug, type_id):
     practitioner, appointment_type = _practitioner_and_type(slug, type_id)
     now = timezone.now()
-    start = _instant(request.GET.get("start") or request.POST.get("start"))
+    start = instant_param(request.GET.get("start") or request.POST.get("start"))
     offered = start and slot_options(appointment_type=appointment_type, start=start, now=now)
     if not offered:
         return _render_week(request, practitioner, appointment_type, taken=start)
@@ -146,7 +147,7 @@ def _chosen_sessions(request, offered) -> list[datetime] | None:
     defaulting to the proposed one; None when the client chose nothing."""
     params = request.POST if request.method == "POST" else request.GET
     sessions = offered.slot.sessions
-    picked = [_instant(params.get(f"session_{i}")) for i in range(1, len(sessions))]
+    picked = [instant_param(params.get(f"session_{i}")) for i in range(1, len(sessions))]
     if not any(picked):
         return None
     return [sessions[0].start] + [
@@ -266,7 +267,7 @@ def manage_reschedule(request, token):
     booking = _booking(token)
     practitioner, appointment_type = booking.practitioner, booking.appointment_type
     if request.method == "POST":
-        start = _instant(request.POST.get("start"))
+        start = instant_param(request.POST.get("start"))
         if start is None:
             return _render_week(request, practitioner, appointment_type, booking=booking)
         chosen = _chosen_follow_ups(request, booking, start)
@@ -299,7 +300,7 @@ def _chosen_follow_ups(request, booking, start) -> list[datetime] | None:
     the booking's current one; None when none was sent: a move of the whole series to the
     proposed set at `start`."""
     current = [s.start for s in booking.sessions.order_by("position")]
-    picked = [_instant(request.POST.get(f"session_{i}")) for i in range(1, len(current))]
+    picked = [instant_param(request.POST.get(f"session_{i}")) for i in range(1, len(current))]
     if not any(picked):
         return None
     return [start] + [value or now for value, now in zip(picked, current[1:], strict=True)]
@@ -309,11 +310,11 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
     """The week view; after a lost race, the nearest free times as alternatives."""
     now = timezone.now()
     zone = practitioner.zone
-    this_monday = _monday(timezone.localdate(now, timezone=zone))
+    this_monday = monday_of(timezone.localdate(now, timezone=zone))
     # Which week to open: the one asked for, else the one of a time just taken, else (when
     # rescheduling) the week of the booking's own first session, else this week.
-    monday = _monday(
-        _date(request.GET.get("week"))
+    monday = monday_of(
+        date_param(request.GET.get("week"))
         or (taken and _local_day(taken, practitioner))
         or (booking and _booking_day(booking, practitioner))
         or this_monday
@@ -333,7 +334,7 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
         next_free = found.start if found else None
         if next_free and "week" not in request.GET:
             # Nobody asked for this week: open the first week that has a free time.
-            monday = _monday(_local_day(next_free, practitioner))
+            monday = monday_of(_local_day(next_free, practitioner))
             slots = _week(appointment_type, monday, now, exclude)
             next_free = None
     alternatives = []
@@ -367,7 +368,7 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
             if monday + timedelta(days=7) <= horizon_end
             else None,
             "next_free": next_free and _local(next_free, practitioner),
-            "next_free_week": next_free and _monday(_local_day(next_free, practitioner)),
+            "next_free_week": next_free and monday_of(_local_day(next_free, practitioner)),
             "taken": taken is not None,
             "alternatives": [_slot_view(s, practitioner) for s in alternatives],
             "error": error,
@@ -431,27 +432,6 @@ def _language() -> str:
 
 def _bsr_template() -> str:
     return f"scheduler/page/bsr_{_language()}.html"
-
-
-def _instant(value) -> datetime | None:
-    """A slot start as sent by the page: whole seconds since 1970 (no offsets to mangle)."""
-    try:
-        seconds = int(value)
-        return datetime.fromtimestamp(seconds, tz=UTC) if 0 < seconds < 2**33 else None
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _date(value) -> date | None:
-    try:
-        parsed = date.fromisoformat(value)
-    except (TypeError, ValueError):
-        return None
-    return parsed if 2000 <= parsed.year <= 2999 else None
-
-
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
 
 
 def _local(instant: datetime, practitioner) -> datetime:
