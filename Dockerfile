@@ -10,7 +10,8 @@ COPY sync ./sync
 COPY locale ./locale
 COPY templates ./templates
 COPY manage.py ./
-RUN URLLIB3_NO_OVERRIDE=1 pip install --no-cache-dir --prefix=/install . \
+RUN pip install --no-cache-dir --prefix=/install . \
+ && rm -f /install/lib/python3.11/site-packages/urllib3_future.pth \
  && pip install --no-cache-dir --prefix=/install --force-reinstall --no-deps "urllib3==2.8.0" \
  && PYTHONPATH=/install/lib/python3.11/site-packages python manage.py compilemessages -v0
 

@@ -8,9 +8,11 @@ BIN := $(VENV)/bin
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	URLLIB3_NO_OVERRIDE=1 $(BIN)/pip install --quiet -e ".[dev]"
-	# caldav's niquests brings urllib3-future, which may install over urllib3; the pinned
-	# outbound HTTP (sync/outbound.py) is built on upstream urllib3: put it back.
+	$(BIN)/pip install --quiet -e ".[dev]"
+	# caldav's niquests brings urllib3-future, whose .pth copies it over urllib3 at every
+	# start; the pinned outbound HTTP (sync/outbound.py) is built on upstream urllib3:
+	# remove the hook and put urllib3 back (niquests keeps its own urllib3_future).
+	rm -f $(VENV)/lib/python*/site-packages/urllib3_future.pth
 	$(BIN)/pip install --quiet --force-reinstall --no-deps "urllib3==2.8.0"
 	touch $(BIN)/activate
 
