@@ -181,7 +181,7 @@ def main():
     redis = _redis(redis_port)
     print(f"{time.monotonic() - began:5.1f} s: Redis started again")
     time.sleep(max(0.0, began + SECONDS / 3 - time.monotonic()))
-    worker.send_signal(signal.SIGKILL)
+    os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
     print(f"{time.monotonic() - began:5.1f} s: worker killed")
     time.sleep(5)
@@ -200,7 +200,7 @@ def main():
     for (kind, status), count in sorted(stats.items(), key=str):
         print(f"  {kind:7} {status}: {count}")
     _settle_and_check(booked, cancelled, fake, sink)
-    worker.terminate()
+    os.killpg(worker.pid, signal.SIGTERM)
     web.terminate()
     worker.wait(timeout=30)
     web.wait(timeout=30)
@@ -225,6 +225,7 @@ def _call(conn, method, path, body=None):
 def _worker(env):
     return subprocess.Popen(
         worker_command(ROOT / "var" / "soak" / "beat-schedule", loglevel="ERROR"),
+        start_new_session=True,  # a kill takes its embedded beat too
         cwd=ROOT,
         env=env,
     )

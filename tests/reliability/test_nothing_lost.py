@@ -9,6 +9,7 @@ handed over when it was killed is sent again under the same Message-ID, which is
 systems recognise the same message (SMTP itself cannot promise more).
 """
 
+import contextlib
 import json
 import os
 import shutil
@@ -69,8 +70,15 @@ class Stack:
 
     def _start(self, name: str, args: list[str]) -> None:
         log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - kept open with the process
+        # Each in its own process group: the worker's embedded beat is a child process, and
+        # a kill must take both, as a dying container does (else beat lives on, orphaned).
         self.processes[name] = subprocess.Popen(
-            args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            args,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def manage(self, *args: str) -> str:
@@ -108,7 +116,7 @@ class Stack:
 
     def worker_kill(self) -> None:
         worker = self.processes.pop("worker")
-        worker.send_signal(signal.SIGKILL)
+        os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
 
     def broker_start(self) -> None:
@@ -143,7 +151,7 @@ class Stack:
     def broker_kill(self) -> None:
         if self.broker == "redis":
             redis = self.processes.pop("redis")
-            redis.send_signal(signal.SIGKILL)
+            os.killpg(redis.pid, signal.SIGKILL)
             redis.wait(timeout=10)
             return
         # The embedded broker's queue folder replaced by a file: every publish fails, as a
@@ -154,7 +162,8 @@ class Stack:
 
     def stop(self) -> None:
         for process in self.processes.values():
-            process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 
     # --- the service as its clients use it ----------------------------------------------
