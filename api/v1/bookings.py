@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 
 from api.authentication import OptionalSessionAuthentication, OptionalTokenAuthentication
 from api.fields import AwareDateTimeField, BoundedDateField, StrictCharField, StrictIntegerField
-from api.permissions import IsPractitioner
+from api.permissions import PublicPostMixin
 from api.serializers import ErrorSerializer, IntervalSerializer, local_days
-from api.throttling import BookingThrottle, ManageThrottle
+from api.throttling import ManageThrottle
 from scheduler.booking import (
     ClientDetails,
     booking_by_manage_token,
@@ -145,25 +145,15 @@ def _serialize(serializer_class, booking: Booking, **extra) -> dict:
         return serializer_class(booking).data
 
 
-class BookingListCreateApi(APIView):
+class BookingListCreateApi(PublicPostMixin, APIView):
     """POST books a slot (public); GET lists the practitioner's own bookings."""
 
-    def get_permissions(self):
-        return [AllowAny()] if self.request.method == "POST" else [IsPractitioner()]
-
-    def get_throttles(self):
-        return [BookingThrottle()] if self.request.method == "POST" else []
-
-    def get_authenticators(self):
-        # Booking is public: a stale session cookie must not demand a CSRF token, nor a
-        # bad token refuse the request. Credentials that hold tell the practitioner's own
-        # bookings (not capped per e-mail address) from a client's.
-        request = getattr(self, "request", None)
-        if request is not None and request.method == "POST":
-            if getattr(self, "swagger_fake_view", False):
-                return []  # the schema: public, no credentials needed
-            return [OptionalTokenAuthentication(), OptionalSessionAuthentication()]
-        return super().get_authenticators()
+    def public_post_authenticators(self):
+        # Nor may a bad token refuse the request. Credentials that hold tell the
+        # practitioner's own bookings (not capped per e-mail address) from a client's.
+        if getattr(self, "swagger_fake_view", False):
+            return []  # the schema: public, no credentials needed
+        return [OptionalTokenAuthentication(), OptionalSessionAuthentication()]
 
     @extend_schema(
         parameters=[BookingListQuerySerializer],

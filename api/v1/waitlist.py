@@ -11,14 +11,12 @@ from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api.fields import AwareDateTimeField, BoundedDateField, StrictCharField, StrictIntegerField
-from api.permissions import IsPractitioner
+from api.permissions import PublicPostMixin
 from api.serializers import ErrorSerializer
-from api.throttling import BookingThrottle
 from scheduler.booking import ClientDetails
 from scheduler.exceptions import SchedulingError
 from scheduler.models import AppointmentType, Booking, WaitlistEntry
@@ -63,21 +61,8 @@ class WaitlistListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=WaitlistEntry.Status.values, required=False)
 
 
-class WaitlistListCreateApi(APIView):
+class WaitlistListCreateApi(PublicPostMixin, APIView):
     """POST puts a client on the wait list (public); GET lists the practitioner's entries."""
-
-    def get_permissions(self):
-        return [AllowAny()] if self.request.method == "POST" else [IsPractitioner()]
-
-    def get_throttles(self):
-        return [BookingThrottle()] if self.request.method == "POST" else []
-
-    def get_authenticators(self):
-        # Public: a stale session cookie must not demand a CSRF token.
-        request = getattr(self, "request", None)
-        if request is not None and request.method == "POST":
-            return []
-        return super().get_authenticators()
 
     @extend_schema(
         parameters=[WaitlistListQuerySerializer],
