@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.seed import database_recreate  # noqa: E402
 from tests.fakes.caldav_server import PASSWORD, USER, RadicaleServer  # noqa: E402
+from tests.processes import worker_command  # noqa: E402
 
 BOOKINGS = 40
 EVENTS = 5_000
@@ -55,14 +56,7 @@ def main():
 
         django.setup()
         worker = subprocess.Popen(
-            [
-                str(Path(sys.executable).with_name("celery")),
-                "-A",
-                "config",
-                "worker",
-                "--pool=solo",
-                "--loglevel=WARNING",
-            ],
+            worker_command(None, loglevel="WARNING"),
             cwd=ROOT,
             env=env,
         )

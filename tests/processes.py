@@ -6,16 +6,13 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def worker_command(schedule: Path, loglevel: str = "INFO") -> list[str]:
-    """A Celery worker with beat in one process (--pool=solo works on every broker)."""
-    return [
-        str(BIN / "celery"),
-        "-A",
-        "config",
-        "worker",
-        "-B",
-        "--pool=solo",
-        f"--loglevel={loglevel}",
-        "--schedule",
-        str(schedule),
-    ]
+def worker_command(schedule: Path | None, loglevel: str = "INFO") -> list[str]:
+    """A Celery worker (--pool=solo works on every broker); with a `schedule` file it runs
+    beat too, in the same process group."""
+    command = [str(BIN / "celery"), "-A", "config", "worker"]
+    if schedule is not None:
+        command.append("-B")
+    command += ["--pool=solo", f"--loglevel={loglevel}"]
+    if schedule is not None:
+        command += ["--schedule", str(schedule)]
+    return command
