@@ -1,9 +1,14 @@
 import json
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
+
+from tests import factories
+from tests.page.conftest import next_monday
 
 JS = Path(__file__).resolve().parent.parent / "js"
 
@@ -138,3 +143,27 @@ def feed_server(settings):
     server = FeedServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def practice():
+    """A practitioner open every day with an e-mail address and a 30-minute type: what the
+    calendar-link tests (Google, CalDAV) book against; other modules bring their own."""
+    person = factories.practitioner(days=range(7))
+    person.email = "praktijk@example.nl"
+    person.save()
+    return person, factories.appointment_type(person, duration_minutes=30)
+
+
+def free_starts(appointment_type, days=5):
+    """The free starts from next Monday for `days` days more, as offered now."""
+    from scheduler.selectors import slot_list
+
+    start = next_monday()
+    slots = slot_list(
+        appointment_type=appointment_type,
+        first_day=start,
+        last_day=start + timedelta(days=days),
+        now=timezone.now(),
+    )
+    return [s.start for s in slots]

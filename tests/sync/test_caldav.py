@@ -23,6 +23,7 @@ from sync.models import CalDAVCalendar, CalendarConnection, OutboxItem
 from tests import factories
 from tests.fakes.caldav_server import FaultProxy, RadicaleServer
 from tests.page.conftest import next_monday
+from tests.sync.conftest import free_starts
 
 pytestmark = pytest.mark.django_db
 _users = itertools.count(1)
@@ -69,14 +70,6 @@ def proxy(radicale, settings):
 
 
 @pytest.fixture
-def practice():
-    person = factories.practitioner(days=range(7))
-    person.email = "praktijk@example.nl"
-    person.save()
-    return person, factories.appointment_type(person, duration_minutes=30)
-
-
-@pytest.fixture
 def connection(practice, account, proxy):
     """Connected and set up: bookings go to "work"; "private" and "work" block time."""
     person, _ = practice
@@ -96,17 +89,6 @@ def connection(practice, account, proxy):
         push_calendar_id=work,
         busy_calendar_ids=[private, work],
     )
-
-
-def free_starts(appointment_type, days=5):
-    from scheduler.selectors import slot_list
-
-    start = next_monday()
-    end = start + timedelta(days=days)
-    slots = slot_list(
-        appointment_type=appointment_type, first_day=start, last_day=end, now=timezone.now()
-    )
-    return [s.start for s in slots]
 
 
 def drain():

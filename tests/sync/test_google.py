@@ -22,6 +22,7 @@ from sync.models import CalendarConnection, GoogleCalendarSync, OutboxItem
 from tests import factories
 from tests.fakes.google_server import FakeGoogleCalendar
 from tests.page.conftest import next_monday
+from tests.sync.conftest import free_starts
 
 pytestmark = pytest.mark.django_db
 
@@ -44,30 +45,9 @@ def fake(settings, monkeypatch):
 
 
 @pytest.fixture
-def practice():
-    person = factories.practitioner(days=range(7))
-    person.email = "praktijk@example.nl"
-    person.save()
-    return person, factories.appointment_type(person, duration_minutes=30)
-
-
-@pytest.fixture
 def connection(fake, practice):
     person, _ = practice
     return factories.google_connection(fake, person)
-
-
-def free_starts(appointment_type, days=5):
-    from scheduler.selectors import slot_list
-
-    start = next_monday()
-    end = start + timedelta(days=days)
-    return [
-        s.start
-        for s in slot_list(
-            appointment_type=appointment_type, first_day=start, last_day=end, now=timezone.now()
-        )
-    ]
 
 
 def live_events(fake):
