@@ -1,15 +1,34 @@
+from django import forms
 from django.contrib import admin, messages
 
 from scheduler.admin_scope import PractitionerScopedAdmin, register_path
 from sync import tasks
+from sync.caldav.service import caldav_url_check
+from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection, FeedToken
 
 register_path(CalendarConnection, "practitioner")
 register_path(FeedToken, "practitioner")
 
 
+class CalendarConnectionForm(forms.ModelForm):
+    def clean(self):
+        """A CalDAV address typed here obeys the rules of the API: no private host, and
+        no plain http:// unless that is allowed (the password would travel in clear)."""
+        cleaned = super().clean()
+        kind = cleaned.get("kind") or self.instance.kind
+        url = cleaned.get("url")
+        if kind == CalendarConnection.Kind.CALDAV and url and "url" in self.changed_data:
+            try:
+                cleaned["url"] = caldav_url_check(url)
+            except FeedFetchError as exc:
+                self.add_error("url", str(exc))
+        return cleaned
+
+
 @admin.register(CalendarConnection)
 class CalendarConnectionAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
+    form = CalendarConnectionForm
     list_display = ["__str__", "kind", "status", "last_success_at", "last_error", "queue_depth"]
     list_filter = ["kind", "status"]
     search_fields = ["name", "url"]

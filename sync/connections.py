@@ -24,3 +24,15 @@ def connection_error_record(connection: CalendarConnection, message: str) -> Non
     CalendarConnection.objects.filter(pk=connection.pk).exclude(
         status=CalendarConnection.Status.RECONNECT_NEEDED
     ).update(status=CalendarConnection.Status.ERROR, last_error=message[:2000])
+
+
+def connection_failure_record(connection: CalendarConnection, exc: BaseException) -> None:
+    """Whatever escaped one connection's sync (a bug, an answer nobody foresaw): shown on
+    that connection, Dutch first, so the run can go on with the next one."""
+    log.error("calendar connection %s: sync failed", connection.pk, exc_info=exc)
+    kind = type(exc).__name__
+    connection_error_record(
+        connection,
+        f"De agenda bijwerken is mislukt: er ging iets onverwachts mis ({kind}). / "
+        f"Syncing the calendar failed: {kind}: {str(exc)[:300]}",
+    )

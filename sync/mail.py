@@ -6,9 +6,8 @@ plain-text and an HTML part; client messages about bookings carry an .ics invita
 same UID every time, SEQUENCE from the session).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import icalendar
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -18,6 +17,7 @@ from django.utils import timezone, translation
 
 from scheduler.models import Booking, Question, Session
 from sync import outbox
+from sync.ics.writer import address, instant, line, param, text
 
 INVITE_PRODID = "-//BSR scheduling service//Invitations 1.0//NL"
 
@@ -31,37 +31,39 @@ def session_uid(session: Session) -> str:
 
 
 def invitation(booking: Booking, *, method: str) -> bytes:
-    """An iTIP message for the client's calendar: REQUEST or CANCEL, every session."""
+    """An iTIP message for the client's calendar: REQUEST or CANCEL, every session.
+    Written by sync.ics.writer, so nothing the client typed can end a line."""
     practitioner = booking.practitioner
     organizer = practitioner.email or settings.DEFAULT_FROM_EMAIL
-    calendar = icalendar.Calendar()
-    calendar.add("prodid", INVITE_PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("method", method)
+    parts = [
+        "BEGIN:VCALENDAR\r\n",
+        line("PRODID", INVITE_PRODID),
+        line("VERSION", "2.0"),
+        line("METHOD", method),
+    ]
     for session in booking.sessions.order_by("position"):
-        event = icalendar.Event()
-        event.add("uid", session_uid(session))
-        event.add("dtstamp", session.updated_at.astimezone(UTC))
-        event.add("last-modified", session.updated_at.astimezone(UTC))
-        event.add("dtstart", session.start.astimezone(UTC))
-        event.add("dtend", session.end.astimezone(UTC))
-        event.add("sequence", session.sequence)
-        event.add("summary", f"{booking.appointment_type.name} — {practitioner.name}")
+        changed = instant(session.updated_at)
         cancelled = method == "CANCEL" or session.status == Session.Status.CANCELLED
-        event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
-        event.add("organizer", f"mailto:{organizer}", parameters={"CN": practitioner.name})
-        event.add(
-            "attendee",
-            f"mailto:{booking.client_email}",
-            parameters={
-                "CN": booking.client_name,
-                "ROLE": "REQ-PARTICIPANT",
-                "PARTSTAT": "ACCEPTED",
-                "RSVP": "FALSE",
-            },
-        )
-        calendar.add_component(event)
-    return calendar.to_ical()
+        parts += [
+            "BEGIN:VEVENT\r\n",
+            line("UID", session_uid(session)),
+            line("DTSTAMP", changed),
+            line("LAST-MODIFIED", changed),
+            line("DTSTART", instant(session.start)),
+            line("DTEND", instant(session.end)),
+            line("SEQUENCE", str(session.sequence)),
+            line("SUMMARY", text(f"{booking.appointment_type.name} — {practitioner.name}")),
+            line("STATUS", "CANCELLED" if cancelled else "CONFIRMED"),
+            line(f"ORGANIZER;CN={param(practitioner.name)}", address(f"mailto:{organizer}")),
+            line(
+                f"ATTENDEE;CN={param(booking.client_name)};ROLE=REQ-PARTICIPANT;"
+                "PARTSTAT=ACCEPTED;RSVP=FALSE",
+                address(f"mailto:{booking.client_email}"),
+            ),
+            "END:VEVENT\r\n",
+        ]
+    parts.append("END:VCALENDAR\r\n")
+    return "".join(parts).encode()
 
 
 def _sessions_for_display(booking: Booking):

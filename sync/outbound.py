@@ -19,6 +19,10 @@ forgery:
 * One deadline covers DNS, connect, TLS, headers and body (`deadline`): when it passes,
   the sockets in use are shut down, so a server trickling its headers cannot hold a
   worker.
+* No body is read beyond a byte cap, counted after decompression (a gzip bomb inflates
+  64 KB at a time, so it is stopped at the cap): the caller's own streamed reads use
+  `read_capped`, and whatever requests itself would read whole (a redirect's body, an
+  answer asked for without stream=True) is read capped by a hook on every hop.
 * Every refusal or failure raises `OutboundError`, whose message is one sentence whatever
   went wrong (the reason is logged on the server only), so the error is no port scanner.
 
@@ -63,6 +67,14 @@ class OutboundError(requests.RequestException):
 
     def __str__(self) -> str:
         return self.public
+
+
+class TooLarge(OutboundError):
+    """The answer is larger than the byte cap (counted after decompression)."""
+
+
+class CutOff(OutboundError):
+    """The answer stopped before its end, before the deadline: the server hung up."""
 
 
 # --- policy -------------------------------------------------------------------------------
@@ -421,9 +433,27 @@ class PinnedSession(requests.Session):
         self.trust_env = False  # no proxies or .netrc from the environment
         self.max_redirects = self.policy.max_redirects
         self.headers["User-Agent"] = USER_AGENT
+        self.hooks["response"].append(self._bounded)
         adapter = PinnedAdapter(self.policy)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
+
+    def _bounded(self, response, *, stream=False, **_kwargs):
+        """Response hook, on every hop: read now, capped, what requests would read whole.
+
+        requests reads a redirect's body before following it (and before handing it back
+        with allow_redirects=False), and the whole answer of a request made without
+        stream=True, all without any limit. A library given this session (python-caldav)
+        makes such requests. Streamed answers are left to the caller (`read_capped`)."""
+        if response.is_redirect:
+            cap = REDIRECT_MAX_BYTES
+        elif stream:
+            return response
+        else:
+            cap = self.policy.max_bytes
+        response._content = read_capped(response, cap, getattr(_local, "deadline", None))
+        response._content_consumed = True
+        return response
 
     def request(self, method, url, *args, **kwargs):
         parse_target(url)  # as typed: requests would quietly re-quote a backslash
@@ -458,6 +488,10 @@ def _describe(exc: BaseException, limit: Deadline | None, url: str) -> str:
     host = urlsplit(url).hostname if isinstance(url, str) else "?"
     late = "deadline passed; " if limit is not None and limit.expired else ""
     return f"{host}: {late}{' < '.join(names)}"
+
+
+# A redirect's body is read only to free the connection; real servers send a line of HTML.
+REDIRECT_MAX_BYTES = 64 * 1024
 
 
 # --- a whole bounded request ---------------------------------------------------------------
@@ -510,7 +544,7 @@ def safe_request(
                         continue
                     content = b""
                     if 200 <= response.status_code < 300:
-                        content = _read_capped(response, limit_bytes, limit)
+                        content = read_capped(response, limit_bytes, limit)
                     return Fetched(response.status_code, response.headers, content, url)
             raise OutboundError(f"{urlsplit(url).hostname}: too many redirects")
     except OutboundError as exc:
@@ -531,21 +565,29 @@ def _origin(url: str) -> tuple:
     return (parts.scheme.lower(), parts.hostname, parts.port)
 
 
-def _read_capped(response, limit_bytes: int, limit: Deadline) -> bytes:
-    host = urlsplit(response.url).hostname
+def read_capped(response, limit_bytes: int, limit: Deadline | None) -> bytes:
+    """The body, decompressed, at most `limit_bytes` of it (TooLarge past that).
+
+    iter_content asks urllib3 for 64 KB at a time and urllib3 inflates no more than it was
+    asked for, so a gzip bomb never holds more than the cap and one chunk in memory. A
+    stream that breaks off is CutOff, unless the deadline cut it (then a plain failure)."""
+    host = urlsplit(response.url or "").hostname
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit_bytes:
-        raise OutboundError(f"{host}: declares {declared} bytes, over {limit_bytes}")
+        raise TooLarge(f"{host}: declares {declared} bytes, over {limit_bytes}")
     chunks, size = [], 0
     try:
         for chunk in response.iter_content(chunk_size=65536):
             size += len(chunk)
             if size > limit_bytes:
-                raise OutboundError(f"{host}: more than {limit_bytes} bytes")
+                raise TooLarge(f"{host}: more than {limit_bytes} bytes")
             chunks.append(chunk)
     except OutboundError:
         raise
     except Exception as exc:  # what a cut or broken stream raises varies by layer
-        raise OutboundError(_describe(exc, limit, response.url)) from exc
-    limit.remaining()  # raises if the last bytes came too late
+        if limit is not None and limit.expired:
+            raise OutboundError(_describe(exc, limit, response.url)) from exc
+        raise CutOff(_describe(exc, limit, response.url)) from exc
+    if limit is not None:
+        limit.remaining()  # raises if the last bytes came too late
     return b"".join(chunks)

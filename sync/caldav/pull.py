@@ -8,11 +8,15 @@ objects' bodies are fetched.
 A token the server no longer knows (403/409 valid-sync-token) means a full resync of
 that calendar.
 
-The bodies of the changed objects are fetched with calendar-multiget and expanded
-together through sync.ics.subscribe.ics_busy_blocks, the importer of ICS feeds: the same
-busy rules (TRANSP, STATUS, Outlook's busy status, all-day), the same recurrence
-expansion, the same caps. Our own pushed events (their resource names and UIDs come from
-the session) are never fetched and never count as busy.
+The bodies of the changed objects are fetched with calendar-multiget (only the objects
+asked for are taken from an answer; together at most ICS_MAX_BYTES, as one feed) and
+expanded together by the importer of ICS feeds in its limited child process
+(sync.ics.limits: ICS_IMPORT_MAX_MB, ICS_IMPORT_TIMEOUT_SECONDS): the same busy rules
+(TRANSP, STATUS, Outlook's busy status, all-day), the same recurrence expansion, the same
+caps, and a server's calendar data is never parsed in the worker itself. Too much for
+those limits raises ImportLimitError, which the caller shows as for a feed. Our own
+pushed events (their resource names and UIDs come from the session) are never fetched
+and never count as busy.
 
 Busy time is written only after everything was read: a failed pull leaves the busy time
 known before untouched. When the day, the zone or the all-day switch changes, the
@@ -25,14 +29,16 @@ from datetime import datetime
 from urllib.parse import quote, unquote, urlsplit
 from xml.sax.saxutils import escape
 
+from django.conf import settings
 from django.db import transaction
 
 from scheduler.models import BusyBlock, Practitioner
 from scheduler.practice import schedule_changed
-from sync.caldav.client import NS, Dav, DavError, clark, parse_multistatus
+from sync.caldav.client import Dav, DavError, clark, multistatus_read, parse_multistatus
 from sync.caldav.discovery import Calendar
 from sync.caldav.push import is_own_href, is_own_uid
-from sync.ics.subscribe import MAX_BLOCKS, ics_busy_blocks
+from sync.ics.limits import Limits, ics_busy_blocks_limited
+from sync.ics.subscribe import MAX_BLOCKS, ImportLimitError
 from sync.models import CalDAVCalendar, CalDAVObject
 
 MULTIGET_BATCH = 200
@@ -76,7 +82,8 @@ def calendar_pull(
     end: datetime,
     block_all_day: bool,
 ) -> PullResult:
-    """Bring the mirror of one calendar up to date. Raises CalDAVTrouble, writing nothing."""
+    """Bring the mirror of one calendar up to date. Raises CalDAVTrouble, or
+    ImportLimitError for calendar data too heavy to read, writing nothing."""
     context = f"{now.date()}|{practitioner.timezone}|{block_all_day}|{(end - start).days}"
     full = state.import_context != context
     if not full and listing is not None and _unchanged(state, listing):
@@ -107,10 +114,12 @@ def calendar_pull(
         warnings=imported.warnings,
     )
     touched = set(changes.changed) | changes.removed
+    wanted_uids = {uid for _begin, _end, uid in imported.blocks}
     by_uid = {}
     for href, (_etag, data) in bodies.items():
         for uid in _UID.findall(data):
-            by_uid.setdefault(uid.strip(), href)
+            if uid.strip() in wanted_uids:
+                by_uid.setdefault(uid.strip(), href)
     with transaction.atomic():
         if not CalDAVCalendar.objects.select_for_update().filter(pk=state.pk).exists():
             return result  # removed while we were reading: mirror nothing
@@ -197,10 +206,10 @@ def _sync_collection(state: CalDAVCalendar, dav: Dav, token: str) -> Changes | N
         raise DavError("The calendar server refused a full sync.")
     state.sync_collection = True
     changes = Changes(full=not token)
-    root = answer.xml()
-    changes.sync_token = (root.findtext("D:sync-token", "", NS) or "").strip()
+    listed = multistatus_read(answer)
+    changes.sync_token = listed.sync_token
     own = _key(state.url)
-    for resource in parse_multistatus(answer):
+    for resource in listed.resources:
         href = _key(resource.url)
         if href == own or href.endswith("/"):
             continue
@@ -230,60 +239,46 @@ def _etag_listing(state: CalDAVCalendar, dav: Dav, full: bool) -> Changes:
 
 
 def _multiget(dav: Dav, calendar_url: str, hrefs: list[str]) -> dict[str, tuple[str, str]]:
-    """{href: (etag, calendar-data)} of the given objects, in batches."""
-    found = {}
+    """{href: (etag, calendar-data)} of the given objects, in batches.
+
+    Only the objects asked for are taken (an answer may list others: ignored), and all of
+    them together may be no more than a feed may be (ICS_MAX_BYTES)."""
+    found, size, cap = {}, 0, int(settings.ICS_MAX_BYTES)
     for i in range(0, len(hrefs), MULTIGET_BATCH):
         batch = hrefs[i : i + MULTIGET_BATCH]
+        asked = {_key(h) for h in batch}
         listed = "".join(f"<D:href>{escape(quote(h))}</D:href>" for h in batch)
         answer = dav.report(calendar_url, MULTIGET.format(hrefs=listed))
         for resource in parse_multistatus(answer):
+            href = _key(resource.url)
             data = resource.text(clark("C:calendar-data"))
-            if resource.status == 200 and data:
-                found[_key(resource.url)] = (resource.text(clark("D:getetag")), data)
+            if resource.status != 200 or not data or href not in asked or href in found:
+                continue
+            size += len(data)
+            if size > cap:
+                raise ImportLimitError(f"more than {cap / 1024 / 1024:g} MB of calendar data")
+            found[href] = (resource.text(clark("D:getetag")), data)
     return found
 
 
 def _expand(bodies, practitioner, start, end, block_all_day):
-    """Every object in one calendar, expanded by the ICS importer in one go."""
-    text = _one_calendar(data for _etag, data in bodies.values())
-    return ics_busy_blocks(
-        text.encode(),
-        zone=practitioner.zone,
-        start=start,
-        end=end,
-        block_all_day=block_all_day,
-    )
-
-
-def _one_calendar(bodies) -> str:
-    """The components of many VCALENDAR objects in one; identical zones once."""
-    parts, zones = [], set()
-    for body in bodies:
-        component, depth, keep = [], 0, False
-        for line in body.replace("\r\n", "\n").split("\n"):
-            if line[:1] in (" ", "\t"):
-                if keep:
-                    component.append(line)
-                continue
-            upper = line.upper()
-            if upper.startswith("BEGIN:"):
-                depth += 1
-            keep = depth >= 2
-            if keep:
-                component.append(line)
-            if upper.startswith("END:"):
-                depth -= 1
-                if depth == 1 and component:
-                    block = "\r\n".join(component)
-                    if component[0].upper() == "BEGIN:VTIMEZONE":
-                        if block in zones:
-                            component = []
-                            continue
-                        zones.add(block)
-                    parts.append(block)
-                    component = []
-    return (
-        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//BSR scheduler//CalDAV pull//EN\r\n"
-        + "".join(p + "\r\n" for p in parts)
-        + "END:VCALENDAR\r\n"
-    )
+    """Every object in one calendar, expanded in the limited child in one go."""
+    text = "\r\n".join(data for _etag, data in bodies.values()).encode()
+    try:
+        return ics_busy_blocks_limited(
+            text,
+            zone=practitioner.zone,
+            start=start,
+            end=end,
+            block_all_day=block_all_day,
+            limits=Limits(
+                seconds=settings.ICS_IMPORT_TIMEOUT_SECONDS,
+                memory_mb=settings.ICS_IMPORT_MAX_MB,
+            ),
+            merge=True,
+        )
+    except (ValueError, RuntimeError) as exc:  # unreadable, or the reader itself stopped
+        raise DavError(
+            f"The calendar data cannot be read: {str(exc)[:200]}",
+            dutch="De agendagegevens van de server zijn niet te lezen.",
+        ) from exc

@@ -9,18 +9,19 @@ retry can make a second one:
 * delete; 404 means it is gone already, which is what we wanted.
 
 A reschedule changes the same resource, so the UID stays. SUMMARY holds no personal
-data; the client's details are in the (private) DESCRIPTION, as for Google.
+data; the client's details are in the (private) DESCRIPTION, as for Google. The event is
+written by sync.ics.writer, the writer of the feeds: a client's note can hold no line end
+of any kind (U+2028 and NEL included), so it can never open a second event in the PUT.
 """
 
-from datetime import UTC
 from urllib.parse import urljoin
 
-import icalendar
 from django.conf import settings
 from django.urls import reverse
 
 from scheduler.models import Booking, Session
 from sync.caldav.client import Dav, DavError, Transient, clark
+from sync.ics.writer import instant, line, text
 from sync.models import CalDAVEvent, CalendarConnection
 
 OWN_PREFIX = "bsr-session-"
@@ -49,38 +50,41 @@ def event_ics(session: Session) -> bytes:
     admin = settings.PUBLIC_BASE_URL.rstrip("/") + reverse(
         "admin:scheduler_booking_change", args=[booking.pk]
     )
-    calendar = icalendar.Calendar()
-    calendar.add("PRODID", PRODID)
-    calendar.add("VERSION", "2.0")
-    event = icalendar.Event()
-    changed = session.updated_at.astimezone(UTC)
-    event.add("UID", uid_for(session))
-    event.add("DTSTAMP", changed)  # from the data, not the clock
-    event.add("LAST-MODIFIED", changed)
-    event.add("SEQUENCE", session.sequence)
-    event.add("DTSTART", session.start.astimezone(UTC))
-    event.add("DTEND", session.end.astimezone(UTC))
-    event.add("SUMMARY", f"{booking.appointment_type.name} (BSR)")
-    event.add(
-        "DESCRIPTION",
-        "\n".join(
-            [
-                f"Cliënt: {booking.client_name}",
-                f"E-mail: {booking.client_email}",
-                f"Telefoon: {booking.client_phone or '-'}",
-                f"Notities: {booking.notes or '-'}",
-                f"Boeking: {admin}",
-            ]
-        ),
+    changed = instant(session.updated_at)  # DTSTAMP from the data, not the clock
+    details = "\n".join(
+        [
+            f"Cliënt: {booking.client_name}",
+            f"E-mail: {booking.client_email}",
+            f"Telefoon: {booking.client_phone or '-'}",
+            f"Notities: {booking.notes or '-'}",
+            f"Boeking: {admin}",
+        ]
     )
+    parts = [
+        "BEGIN:VCALENDAR\r\n",
+        line("PRODID", PRODID),
+        line("VERSION", "2.0"),
+        "BEGIN:VEVENT\r\n",
+        line("UID", uid_for(session)),
+        line("DTSTAMP", changed),
+        line("LAST-MODIFIED", changed),
+        line("SEQUENCE", str(session.sequence)),
+        line("DTSTART", instant(session.start)),
+        line("DTEND", instant(session.end)),
+        line("SUMMARY", text(f"{booking.appointment_type.name} (BSR)")),
+        line("DESCRIPTION", text(details)),
+    ]
     if settings.PRACTICE_LOCATION:
-        event.add("LOCATION", settings.PRACTICE_LOCATION)
-    event.add("CLASS", "PRIVATE")
-    event.add("TRANSP", "OPAQUE")
-    event.add("STATUS", "CONFIRMED")
-    event.add("X-BSR-SESSION", str(session.pk))
-    calendar.add_component(event)
-    return calendar.to_ical()
+        parts.append(line("LOCATION", text(settings.PRACTICE_LOCATION)))
+    parts += [
+        line("CLASS", "PRIVATE"),
+        line("TRANSP", "OPAQUE"),
+        line("STATUS", "CONFIRMED"),
+        line("X-BSR-SESSION", str(session.pk)),
+        "END:VEVENT\r\n",
+        "END:VCALENDAR\r\n",
+    ]
+    return "".join(parts).encode()
 
 
 def session_push(*, connection: CalendarConnection, session: Session, dav: Dav) -> str:

@@ -9,8 +9,10 @@ waiting. Every request goes through sync.outbound (via sync.caldav.client).
 
 A refused password (401/403) turns the connection to reconnect_needed, e-mails the
 practitioner once, and stops every call until a new password is given by PATCH. Other
-trouble is shown on the connection and tried again later: pushes back off in the outbox,
-pulls wait as long again as the trouble has lasted (at most MAX_PULL_BACKOFF).
+trouble is shown on the connection (`last_error`, Dutch first, then English) and tried
+again later: pushes back off in the outbox, pulls wait as long again as the trouble has
+lasted (at most MAX_PULL_BACKOFF). Whatever a server sends, and whatever breaks while
+reading it, ends on that connection: it never escapes to stop the others.
 """
 
 import logging
@@ -23,14 +25,22 @@ from django.db.models import Q
 from scheduler.models import Booking, BusyBlock, Practitioner, Session
 from scheduler.practice import schedule_changed
 from sync import mail, outbox
-from sync.caldav.client import AuthRefused, CalDAVTrouble, Dav, DavError
+from sync.caldav.client import (
+    PLAIN_HTTP,
+    AuthRefused,
+    CalDAVTrouble,
+    Dav,
+    DavError,
+    plain_http_refused,
+)
 from sync.caldav.discovery import account_discover, calendars_list
 from sync.caldav.pull import calendar_pull
 from sync.caldav.push import session_push
-from sync.calendars import _horizon_days
+from sync.calendars import _horizon_days, _record_limit
 from sync.connections import MIRROR_PAST, connection_error_record
 from sync.google.tokens import decrypt_token, encrypt_token
-from sync.ics.fetch import check_address, normalise_feed_url
+from sync.ics.fetch import FeedFetchError, check_address, normalise_feed_url
+from sync.ics.subscribe import ImportLimitError
 from sync.models import CalDAVCalendar, CalendarConnection, OutboxItem
 
 log = logging.getLogger(__name__)
@@ -43,11 +53,42 @@ RECONNECT_MESSAGE = (
 )
 
 
+# What was being done, for the message on the connection: (English, Dutch).
+FINDING = ("Finding the calendars failed", "De agenda's zoeken is mislukt")
+READING = ("Reading the calendar failed", "De agenda lezen is mislukt")
+REFUSED = ("The calendar server refused the change", "De agendaserver weigerde de wijziging")
+SENDING = ("Sending to the calendar server failed", "Versturen naar de agendaserver is mislukt")
+SYNCING = ("Syncing the calendar failed", "De agenda bijwerken is mislukt")
+UNFORESEEN = "Er ging iets onverwachts mis bij het verwerken van het antwoord."
+
+
 def _dav(connection: CalendarConnection) -> Dav:
     return Dav(
         username=connection.caldav_username,
         password=decrypt_token(connection.caldav_password),
     )
+
+
+def trouble_record(connection: CalendarConnection, doing: tuple[str, str], exc: Exception):
+    """Show why on the connection, Dutch first: "<gedaan>: <reden> / <done>: <reason>".
+
+    CalDAVTrouble says why in both languages; anything else is a server's answer nobody
+    foresaw (or a bug): its type is shown, the rest goes to the log."""
+    if isinstance(exc, CalDAVTrouble):
+        english, dutch = str(exc), exc.dutch
+    else:
+        log.error("caldav connection %s: unforeseen trouble", connection.pk, exc_info=exc)
+        english, dutch = f"{type(exc).__name__}: {str(exc)[:300]}", UNFORESEEN
+    connection_error_record(connection, f"{doing[1]}: {dutch} / {doing[0]}: {english}")
+
+
+def _plain_http_refuse(connection: CalendarConnection) -> bool:
+    """An http:// address (stored before it was refused, or set in the admin) where that
+    is not allowed: say so instead of sending the password in clear. True if refused."""
+    if not plain_http_refused(connection.url):
+        return False
+    trouble_record(connection, SYNCING, DavError(PLAIN_HTTP[0], dutch=PLAIN_HTTP[1]))
+    return True
 
 
 # --- add, change, remove ------------------------------------------------------------------
@@ -57,9 +98,9 @@ def caldav_connection_create(
     *, practitioner: Practitioner, url: str, username: str, password: str, name: str = ""
 ) -> CalendarConnection:
     """Store the account (password encrypted); discovery runs in a task after commit.
-    Raises FeedFetchError for an address we will not contact (same rules as ICS feeds)."""
-    url = normalise_feed_url(url)
-    check_address(url)
+    Raises FeedFetchError for an address we will not contact (same rules as ICS feeds) or
+    an http:// one where that is not allowed (the password would travel in clear)."""
+    url = caldav_url_check(url)
     return CalendarConnection.objects.create(
         practitioner=practitioner,
         kind=CalendarConnection.Kind.CALDAV,
@@ -70,6 +111,17 @@ def caldav_connection_create(
         push_calendar_id="",
         busy_calendar_ids=[],
     )
+
+
+def caldav_url_check(url: str) -> str:
+    """The address as it will be stored, or FeedFetchError saying why it is refused:
+    the address rules of ICS feeds first (so a refused host reads the same for both),
+    then no plain http:// unless private addresses are allowed (tests, on-premise)."""
+    url = normalise_feed_url(url)
+    check_address(url)
+    if plain_http_refused(url):
+        raise FeedFetchError(PLAIN_HTTP[0])
+    return url
 
 
 def caldav_connection_update(
@@ -145,6 +197,8 @@ def caldav_connection_setup(*, connection: CalendarConnection, now: datetime) ->
     if connection.status == CalendarConnection.Status.RECONNECT_NEEDED:
         return False
     CalendarConnection.objects.filter(pk=connection.pk).update(last_synced_at=now)
+    if _plain_http_refuse(connection):
+        return False
     with _dav(connection) as dav:
         try:
             account = account_discover(
@@ -156,8 +210,8 @@ def caldav_connection_setup(*, connection: CalendarConnection, now: datetime) ->
         except AuthRefused as exc:
             reconnect_needed(connection=connection, message=str(exc), now=now)
             return False
-        except CalDAVTrouble as exc:
-            connection_error_record(connection, f"Finding the calendars failed: {exc}")
+        except Exception as exc:  # CalDAVTrouble, or what a server sent that no parser foresaw
+            trouble_record(connection, FINDING, exc)
             return False
     with transaction.atomic():
         connection = CalendarConnection.objects.select_for_update().get(pk=connection.pk)
@@ -219,11 +273,11 @@ def push_item_deliver(item: OutboxItem, *, now: datetime, clients: dict) -> int:
         return 0
     except DavError as exc:
         outbox.retry_later(item, str(exc), now, at_least=timedelta(hours=1))
-        connection_error_record(connection, f"The calendar server refused the change: {exc}")
+        trouble_record(connection, REFUSED, exc)
         return 0
     except CalDAVTrouble as exc:  # 5xx, timeouts, dropped answers: back off, try again
         outbox.retry_later(item, str(exc), now)
-        connection_error_record(connection, f"Sending to the calendar server failed: {exc}")
+        trouble_record(connection, SENDING, exc)
         return 0
     outbox.done(*pending, now=now)
     CalendarConnection.objects.filter(pk=connection.pk).update(
@@ -276,6 +330,8 @@ def caldav_connection_pull(
     connection.refresh_from_db()
     if not connection.caldav_home_url:
         return caldav_connection_setup(connection=connection, now=now)
+    if _plain_http_refuse(connection):
+        return True
     practitioner = connection.practitioner
     wanted = list(connection.busy_calendar_ids or [])
     for stale in connection.caldav_calendars.exclude(url__in=wanted):
@@ -321,12 +377,11 @@ def caldav_connection_pull(
         except AuthRefused as exc:
             reconnect_needed(connection=connection, message=str(exc), now=now)
             return True
-        except CalDAVTrouble as exc:
-            connection_error_record(connection, f"Reading the calendar failed: {exc}")
+        except ImportLimitError as exc:  # as for a feed: too heavy, the last busy time holds
+            _record_limit(connection, str(exc))
             return True
-        except Exception as exc:  # a server can send what no parser foresaw
-            log.exception("caldav connection %s could not be read", connection.pk)
-            connection_error_record(connection, f"The calendar could not be read: {str(exc)[:300]}")
+        except Exception as exc:  # CalDAVTrouble, or what a server sent that no parser foresaw
+            trouble_record(connection, READING, exc)
             return True
     done = {
         "status": CalendarConnection.Status.OK,

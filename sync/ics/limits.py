@@ -24,7 +24,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sync.ics.subscribe import BusyImport, ImportLimitError, ics_busy_blocks
+from sync.ics.subscribe import (
+    BusyImport,
+    ImportLimitError,
+    calendars_merge,
+    decode,
+    ics_busy_blocks,
+)
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 _MEMORY_EXIT = 3
@@ -49,9 +55,12 @@ def ics_busy_blocks_limited(
     end: datetime,
     block_all_day: bool = True,
     limits: Limits = Limits(),
+    merge: bool = False,
 ) -> LimitedImport:
     """ics_busy_blocks() in a child process.
 
+    With `merge`, `body` is many calendars one after another (CalDAV objects), joined into
+    one in the child (calendars_merge), so that work, too, counts against the limits.
     Raises ValueError for an unreadable feed and ImportLimitError when the feed needs
     more time or memory than `limits`, or more occurrences than the importer's budgets.
     """
@@ -60,6 +69,7 @@ def ics_busy_blocks_limited(
         "start": start.isoformat(),
         "end": end.isoformat(),
         "block_all_day": block_all_day,
+        "merge": merge,
         "memory": limits.memory_mb * 1024 * 1024,
         "cpu": max(1, int(limits.seconds + 1)),
     }
@@ -112,6 +122,8 @@ def _child() -> None:
     reserve = bytearray(1024 * 1024)  # freed on MemoryError, so the answer can be written
     try:
         body = sys.stdin.buffer.read()
+        if header.get("merge"):
+            body = calendars_merge(decode(body)).encode()
         result = ics_busy_blocks(
             body,
             zone=ZoneInfo(header["zone"]),

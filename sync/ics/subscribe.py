@@ -103,6 +103,41 @@ def decode(body: bytes) -> str:
     return text.lstrip("\ufeff \t\r\n")
 
 
+def calendars_merge(text: str) -> str:
+    """Many VCALENDAR objects one after another (CalDAV's one per event) as one calendar:
+    every component of each, identical time zone definitions once."""
+    parts, zones = [], set()
+    component: list[str] = []
+    depth = 0
+    keep = False
+    for line in _LINE_END.split(text):
+        if line[:1] in (" ", "\t"):
+            if keep:
+                component.append(line)
+            continue
+        upper = line[:12].upper()
+        if upper.startswith("BEGIN:"):
+            depth += 1
+        keep = depth >= 2
+        if keep:
+            component.append(line)
+        if upper.startswith("END:"):
+            depth = max(depth - 1, 0)
+            if depth == 1 and component:
+                block = "\r\n".join(component)
+                component = []
+                if block[:15].upper() == "BEGIN:VTIMEZONE":
+                    if block in zones:
+                        continue
+                    zones.add(block)
+                parts.append(block)
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//BSR scheduler//CalDAV pull//EN\r\n"
+        + "".join(p + "\r\n" for p in parts)
+        + "END:VCALENDAR\r\n"
+    )
+
+
 def content_lines(text: str) -> list[str]:
     """Unfolded content lines: split only at CRLF, LF or CR, as RFC 5545 and icalendar do.
 

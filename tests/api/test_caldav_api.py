@@ -139,3 +139,60 @@ def test_password_fields_only_for_caldav_and_never_in_the_admin(api, practitione
     answer = api.patch(f"/api/v1/calendars/{ics.pk}/", {"password": "x"}, format="json")
     assert answer.status_code == 400 and "password" in answer.json()
     assert "caldav_password" not in CalendarConnectionAdmin.fields
+
+
+def test_plain_http_is_a_400_unless_private_addresses_are_allowed(api, settings):
+    """Basic authentication over http:// would send the password in clear."""
+    settings.ICS_ALLOW_PRIVATE_URLS = False
+    answer = api.post(
+        "/api/v1/calendars/",
+        {"kind": "caldav", "url": "http://93.184.216.34/dav/", "username": "u", "password": "p"},
+        format="json",
+    )
+    assert answer.status_code == 400
+    [message] = answer.json()["url"]
+    assert "https://" in message and "password" in message
+    assert not CalendarConnection.objects.exists()
+
+
+def test_the_admin_refuses_a_plain_http_caldav_address(practitioner, settings):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    settings.ICS_ALLOW_PRIVATE_URLS = False
+    connection = CalendarConnection.objects.create(
+        practitioner=practitioner,
+        kind="caldav",
+        url="https://93.184.216.34/dav/",
+        caldav_username="me",
+    )
+    root = get_user_model().objects.create_superuser("root", "root@example.nl", "root-pw")
+    admin = Client()
+    admin.force_login(root)
+    page = admin.post(
+        f"/admin/sync/calendarconnection/{connection.pk}/change/",
+        {
+            "name": "",
+            "url": "http://93.184.216.34/dav/",
+            "block_all_day": "on",
+            "push_calendar_id": "",
+            "busy_calendar_ids": "[]",
+        },
+    )
+    assert page.status_code == 200 and "https://" in page.content.decode()
+    connection.refresh_from_db()
+    assert connection.url == "https://93.184.216.34/dav/"
+    # The same form takes the https:// address.
+    saved = admin.post(
+        f"/admin/sync/calendarconnection/{connection.pk}/change/",
+        {
+            "name": "Werk",
+            "url": "https://93.184.216.34/dav/",
+            "block_all_day": "on",
+            "push_calendar_id": "",
+            "busy_calendar_ids": "[]",
+        },
+    )
+    assert saved.status_code == 302
+    connection.refresh_from_db()
+    assert connection.name == "Werk"

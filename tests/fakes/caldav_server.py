@@ -9,9 +9,15 @@ redirects /.well-known/caldav. Xandikos leaves authentication to a front proxy.
 drop the connection before the answer reaches the client (the PUT happened, its answer
 was lost), delay, or hide sync-collection (a server without RFC 6578). It counts the
 requests it saw, by method and by what they asked for.
+
+It can also play a hostile server (`answer_with`): answer some requests itself with a
+body of its choosing (gzip bombs, cut-off or entity-laden XML, a multiget with a hundred
+thousand events), optionally gzip-encoded or cut off in mid-body.
 """
 
 import contextlib
+import functools
+import gzip
 import http.client
 import os
 import re
@@ -22,7 +28,10 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -156,6 +165,19 @@ class RadicaleServer:
         return found
 
 
+@dataclass
+class Canned:
+    """An answer the proxy gives itself, to requests of one kind (see FaultProxy.answer_with)."""
+
+    body: bytes | Callable[[bytes], bytes]  # or made from the request's body
+    what: str | None  # as _what() names requests; None: any
+    status: int
+    headers: dict
+    compress: bool  # gzip it here and say so (Content-Encoding: gzip)
+    cut: bool  # declare twice the length, send the body, hang up: cut off in mid-body
+    left: int | None  # answers still to give; None: every matching request
+
+
 class FaultProxy:
     """An HTTP proxy (reverse, to one upstream) that injects faults on demand."""
 
@@ -163,6 +185,7 @@ class FaultProxy:
         self.upstream = upstream.removeprefix("http://")
         self.requests: list[tuple[str, str, str]] = []  # method, path, what
         self.faults: list[tuple[str, object]] = []  # (kind, arg) used by the next request(s)
+        self.canned: list[Canned] = []
         self.hide_sync_collection = False
         self.lock = threading.Lock()
         proxy = self
@@ -210,6 +233,26 @@ class FaultProxy:
     def clear_faults(self) -> None:
         with self.lock:
             self.faults.clear()
+            self.canned.clear()
+
+    def answer_with(
+        self,
+        body: bytes | Callable[[bytes], bytes],
+        *,
+        what: str | None = None,
+        status: int = 207,
+        headers: dict | None = None,
+        compress: bool = False,
+        cut: bool = False,
+        count: int | None = None,
+    ) -> None:
+        """Answer requests of kind `what` ("propfind", "sync-collection", "multiget"...; None:
+        all) with `body` instead of forwarding them, `count` times (None: always). `body`
+        may be bytes or a function of the request's body; `compress` gzips it on the way. A
+        body that is gzip already (`gzip_bomb`) goes with headers={"Content-Encoding": "gzip"}."""
+        canned = Canned(body, what, status, dict(headers or {}), compress, cut, count)
+        with self.lock:
+            self.canned.append(canned)
 
     def count(self, what: str | None = None, method: str | None = None) -> int:
         return sum(
@@ -227,7 +270,12 @@ class FaultProxy:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         method = handler.command
-        self.requests.append((method, handler.path, _what(method, body)))
+        what = _what(method, body)
+        self.requests.append((method, handler.path, what))
+        canned = self._canned_for(what)
+        if canned is not None:
+            _answer_canned(handler, canned, body)
+            return
         fault = None
         with self.lock:
             if self.faults:
@@ -264,6 +312,70 @@ class FaultProxy:
         handler.send_header("Content-Length", str(len(content)))
         handler.end_headers()
         handler.wfile.write(content)
+
+    def _canned_for(self, what: str) -> Canned | None:
+        with self.lock:
+            for canned in self.canned:
+                if canned.what in (None, what) and canned.left != 0:
+                    if canned.left is not None:
+                        canned.left -= 1
+                    return canned
+        return None
+
+
+def _answer_canned(handler, canned: Canned, request_body: bytes) -> None:
+    body = canned.body(request_body) if callable(canned.body) else canned.body
+    if canned.compress:
+        body = gzip.compress(body, compresslevel=1)
+    handler.send_response(canned.status)
+    headers = {"Content-Type": "application/xml; charset=utf-8", **canned.headers}
+    if canned.compress:
+        headers["Content-Encoding"] = "gzip"
+    for key, value in headers.items():
+        handler.send_header(key, value)
+    handler.send_header("Content-Length", str(len(body) * (2 if canned.cut else 1)))
+    handler.end_headers()
+    try:
+        handler.wfile.write(body)
+        handler.wfile.flush()
+    except OSError:
+        return  # the client hung up first: what a cap is for
+    if canned.cut:
+        handler.close_connection = True
+        with contextlib.suppress(OSError):
+            handler.connection.shutdown(socket.SHUT_RDWR)
+
+
+@functools.cache
+def gzip_bomb(inflated_mb: int) -> bytes:
+    """A gzip body of about inflated_mb/1000 MB that inflates to `inflated_mb` MB of XML-ish
+    spaces (deflate's best ratio is about 1:1030)."""
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip wrapper
+    block = b" " * (1024 * 1024)
+    parts = [squeeze.compress(b'<?xml version="1.0"?><D:multistatus xmlns:D="DAV:">')]
+    parts += [squeeze.compress(block) for _ in range(inflated_mb)]
+    parts.append(squeeze.flush())
+    return b"".join(parts)
+
+
+def multistatus(*responses: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><D:multistatus xmlns:D="DAV:" '
+        'xmlns:C="urn:ietf:params:xml:ns:caldav">' + "".join(responses) + "</D:multistatus>"
+    ).encode()
+
+
+def entity_bomb() -> bytes:
+    """Billion laughs: a few hundred bytes that expand to gigabytes if entities are expanded."""
+    entities = '<!ENTITY a0 "lollollollollollollollollollol">' + "".join(
+        f'<!ENTITY a{i} "{f"&a{i - 1};" * 10}">' for i in range(1, 10)
+    )
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE D:multistatus [{entities}]>'
+        '<D:multistatus xmlns:D="DAV:"><D:response><D:href>/x/</D:href><D:propstat><D:prop>'
+        "<D:displayname>&a9;</D:displayname></D:prop><D:status>HTTP/1.1 200 OK</D:status>"
+        "</D:propstat></D:response></D:multistatus>"
+    ).encode()
 
 
 def _answer(handler, status: int, body: bytes) -> None:

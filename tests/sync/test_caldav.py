@@ -240,6 +240,37 @@ def test_booking_pushes_one_private_event_per_session_and_reschedule_keeps_the_u
     assert events_in(radicale, account) == {}
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\x85", "\u2029"])
+def test_a_note_with_unicode_line_ends_stays_one_event_with_its_text(
+    radicale, account, practice, connection, separator
+):
+    """Readers that split at U+2028 or NEL (str.splitlines) must not find a second event:
+    the PUT holds one VEVENT, whose description keeps the note's text without them."""
+    _, follow_up = practice
+    injected = (
+        f"{separator}END:VEVENT{separator}BEGIN:VEVENT{separator}UID:evil{separator}"
+        f"DTSTART:20270301T120000Z{separator}DTEND:20270301T180000Z{separator}X:"
+    )
+    booking = booking_create(
+        appointment_type=follow_up,
+        start=free_starts(follow_up)[0],
+        client=ClientDetails(name="Nota Bene", email="n@example.nl", notes=f"Rug{injected}nek"),
+        now=timezone.now(),
+    ).booking
+    drain()
+    session = booking.sessions.get()
+    stored = radicale.events(account.work, account.user)
+    assert list(stored) == [resource_name(session)]
+    body = stored[resource_name(session)]
+    physical = body.splitlines()
+    assert sum(line == "BEGIN:VEVENT" for line in physical) == 1
+    assert not any(line.startswith("UID:evil") for line in physical)
+    [event] = icalendar.Calendar.from_ical(body).walk("VEVENT")
+    assert str(event["UID"]) == uid_for(session)
+    note = injected.replace(separator, "")
+    assert f"Notities: Rug{note}nek" in str(event["DESCRIPTION"])
+
+
 def test_a_put_whose_answer_was_lost_is_found_by_its_name(
     radicale, account, practice, connection, proxy
 ):

@@ -84,6 +84,25 @@ def test_confirmation_carries_an_invitation_and_the_manage_link(
     assert "Client 1" in practitioner_mail.body and "0612345678" not in practitioner_mail.body
 
 
+@pytest.mark.parametrize("separator", ["\u2028", "\x85", "\u2029"])
+def test_a_client_name_cannot_break_the_invitation(
+    practice, mailoutbox, django_capture_on_commit_callbacks, ical_js, separator
+):
+    """The client's name goes into a parameter (CN): quoted, no line end of any kind."""
+    _, series = practice
+    name = f'Ann "A^B"{separator}END:VEVENT{separator}BEGIN:VEVENT{separator}UID:evil'
+    book(series, django_capture_on_commit_callbacks, name=name)
+    text, _ = invite(mailoutbox[0])
+    assert separator not in text
+    physical = text.splitlines()
+    assert sum(line == "BEGIN:VEVENT" for line in physical) == 3  # the series' sessions
+    assert not any(line.startswith(("UID:evil", "END:VEVENTBEGIN")) for line in physical)
+    events = icalendar.Calendar.from_ical(text).walk("VEVENT")
+    assert len(events) == 3
+    assert events[0]["ATTENDEE"].params["CN"] == name.replace(separator, "")
+    assert [e["uid"] for e in ical_js(text)["events"]] == [str(e["UID"]) for e in events]
+
+
 def test_reschedule_and_cancel_keep_uids_and_raise_sequence(
     practice, mailoutbox, django_capture_on_commit_callbacks, ical_js
 ):
