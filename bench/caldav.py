@@ -5,15 +5,23 @@
    event existing on the server. Goal: p95 < 2 s.
 2. pull of a 5,000-event calendar: full sync, then an incremental sync (sync-collection)
    after 50 changes. Goal: incremental < 0.2 s.
+3. a hostile server (FaultProxy.answer_with), as `synccalendars` meets it, in this
+   process: a PROPFIND answered with 1.5 MB of gzip that inflates to 1.5 GB, at discovery
+   and at the calendar listing, and a multiget answer of 110,000 events (14 MB). Prints
+   this process's peak resident memory above where it started, the time, and what the
+   connection says. Goal: each ends in the connection's error, under 100 MB.
 
     .venv/bin/python bench/caldav.py   [BENCH_DATABASE_URL=postgres://...]
                                        [BENCH_BROKER_URL=redis://127.0.0.1:6379/6]
+                                       [--hostile-only]
 """
 
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -55,6 +63,9 @@ def main():
         import django
 
         django.setup()
+        if "--hostile-only" in sys.argv:
+            _hostile_case(server)
+            return
         worker = subprocess.Popen(
             worker_command(None, loglevel="WARNING"),
             cwd=ROOT,
@@ -68,6 +79,7 @@ def main():
             worker.terminate()
             worker.wait(timeout=30)
         _pull_case(server, connection)
+        _hostile_case(server)
     finally:
         server.stop()
 
@@ -215,6 +227,136 @@ def _pull_case(server, connection):
         f"({incremental_wait:.3f} s Radicale, {incremental - incremental_wait:.3f} s ours; "
         f"{left} busy blocks, moved ones found: {moved == 1})"
     )
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextlib.contextmanager
+def _peak():
+    """This process's peak resident memory above the start (clear_refs resets VmHWM), and
+    when it first passed 500 MB above the start (sampled every 20 ms)."""
+    seen = {"crossed": None}
+    with open("/proc/self/clear_refs", "w") as refs:
+        refs.write("5")
+    base, began, done = _status_mb("VmRSS"), time.perf_counter(), threading.Event()
+
+    def sample():
+        while not done.wait(0.02):
+            if seen["crossed"] is None and _status_mb("VmRSS") - base > 500:
+                seen["crossed"] = time.perf_counter() - began
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        sampler.join()
+        seen["mb"] = _status_mb("VmHWM") - base
+        seen["seconds"] = time.perf_counter() - began
+
+
+def _hostile_case(server):
+    from django.utils import timezone
+
+    from scheduler.models import BusyBlock
+    from sync.caldav import service
+    from sync.models import CalendarConnection
+    from tests import factories
+    from tests.fakes.caldav_server import FaultProxy, gzip_bomb, multistatus
+
+    user, password = "hostile", "hostile-pw"
+    server.add_user(user, password)
+    calendar = server.make_calendar("busy", "Bezet", user)
+    person = factories.practitioner(days=range(7))
+    proxy = FaultProxy(server.url)
+    bomb = gzip_bomb(1536)
+    first = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    events = "".join(
+        f"BEGIN:VEVENT\r\nUID:flood-{i}@example.com\r\nDTSTAMP:20260101T000000Z\r\n"
+        f"DTSTART:{(first + timedelta(days=2, minutes=i)).strftime('%Y%m%dT%H%M%SZ')}\r\n"
+        f"DURATION:PT1M\r\nSUMMARY:Flood {i}\r\nEND:VEVENT\r\n"
+        for i in range(110_000)
+    )
+    flood = multistatus(
+        f"<D:response><D:href>{calendar}flood.ics</D:href><D:propstat><D:prop>"
+        f'<D:getetag>"f"</D:getetag><C:calendar-data>BEGIN:VCALENDAR\r\nVERSION:2.0\r\n'
+        f"PRODID:-//x//EN\r\n{events}END:VCALENDAR\r\n</C:calendar-data></D:prop>"
+        "<D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>"
+    )
+    del events
+
+    def connection_new():
+        return service.caldav_connection_create(
+            practitioner=person, url=proxy.url + "/", username=user, password=password
+        )
+
+    def report(label, run, connection):
+        outcome = ""
+        try:
+            with _peak() as seen:
+                run()
+        except BaseException as exc:  # the figure "before": what escaped, and how far it grew
+            outcome = f"raised {type(exc).__name__}"
+        if not outcome:
+            connection.refresh_from_db()
+            outcome = f"{connection.status}: {connection.last_error[:110]}"
+        crossed = seen["crossed"]
+        print(
+            f"  {label}: peak +{seen['mb']:.0f} MB in {seen['seconds']:.1f} s"
+            + (f" (past +500 MB after {crossed:.1f} s)" if crossed is not None else "")
+            + f"\n    -> {outcome}"
+        )
+
+    print(
+        f"hostile CalDAV server (ICS_MAX_BYTES {_mb(settings_value('ICS_MAX_BYTES'))}, "
+        f"ICS_IMPORT_MAX_MB {settings_value('ICS_IMPORT_MAX_MB')}):"
+    )
+    found = connection_new()
+    proxy.answer_with(bomb, what="propfind", headers={"Content-Encoding": "gzip"}, count=1)
+    report(
+        f"discovery PROPFIND, {len(bomb) / 1e6:.1f} MB gzip -> 1.5 GB",
+        lambda: service.caldav_connection_setup(connection=found, now=timezone.now()),
+        found,
+    )
+    proxy.clear_faults()
+    listed = connection_new()
+    service.caldav_connection_setup(connection=listed, now=timezone.now())
+    CalendarConnection.objects.filter(pk=listed.pk).update(
+        caldav_listed_at=None, busy_calendar_ids=[proxy.url + calendar]
+    )
+    proxy.answer_with(bomb, what="propfind", headers={"Content-Encoding": "gzip"}, count=1)
+    report(
+        "calendar listing PROPFIND, the same bomb",
+        lambda: service.caldav_connection_pull(connection=listed, now=timezone.now(), force=True),
+        listed,
+    )
+    proxy.clear_faults()
+    server.put(calendar, "flood.ics", _event(0, first + timedelta(days=2)), user)
+    proxy.answer_with(flood, what="multiget", count=1)
+    report(
+        f"multiget of 110,000 events ({len(flood) / 1e6:.1f} MB)",
+        lambda: service.caldav_connection_pull(connection=listed, now=timezone.now(), force=True),
+        listed,
+    )
+    print(f"    busy blocks kept: {BusyBlock.objects.filter(practitioner=person).count()}")
+    proxy.close()
+
+
+def settings_value(name: str):
+    from django.conf import settings
+
+    return getattr(settings, name)
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MB"
 
 
 if __name__ == "__main__":

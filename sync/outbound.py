@@ -72,6 +72,10 @@ class OutboundError(requests.RequestException):
 class TooLarge(OutboundError):
     """The answer is larger than the byte cap (counted after decompression)."""
 
+    def __init__(self, detail: str, cap: int):
+        super().__init__(detail)
+        self.cap = cap
+
 
 class CutOff(OutboundError):
     """The answer stopped before its end, before the deadline: the server hung up."""
@@ -574,13 +578,13 @@ def read_capped(response, limit_bytes: int, limit: Deadline | None) -> bytes:
     host = urlsplit(response.url or "").hostname
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit_bytes:
-        raise TooLarge(f"{host}: declares {declared} bytes, over {limit_bytes}")
+        raise TooLarge(f"{host}: declares {declared} bytes, over {limit_bytes}", limit_bytes)
     chunks, size = [], 0
     try:
         for chunk in response.iter_content(chunk_size=65536):
             size += len(chunk)
             if size > limit_bytes:
-                raise TooLarge(f"{host}: more than {limit_bytes} bytes")
+                raise TooLarge(f"{host}: more than {limit_bytes} bytes", limit_bytes)
             chunks.append(chunk)
     except OutboundError:
         raise

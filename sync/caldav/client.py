@@ -105,6 +105,26 @@ class PlainHttpRefused(outbound.OutboundError):
         super().__init__(f"{urlsplit(url).hostname}: plain http refused", PLAIN_HTTP[0])
 
 
+def explain(exc: BaseException) -> "CalDAVTrouble":
+    """What an outbound failure means for a CalDAV account, in both languages: looks
+    through the chain of causes, so a library that wrapped it (python-caldav, discovery)
+    still gets the reason told. Too large, cut off or plain http: DavError (a server
+    that does so will do it again); anything else: Transient."""
+    seen, depth = exc, 0
+    while seen is not None and depth < 10:
+        if isinstance(seen, outbound.TooLarge):
+            english, dutch = too_large(seen.cap)
+            return DavError(english, dutch=dutch)
+        if isinstance(seen, outbound.CutOff):
+            return DavError(CUT_OFF[0], dutch=CUT_OFF[1])
+        if isinstance(seen, PlainHttpRefused):
+            return DavError(PLAIN_HTTP[0], dutch=PLAIN_HTTP[1])
+        seen, depth = seen.__cause__, depth + 1
+    if isinstance(exc, CalDAVTrouble):
+        return exc
+    return Transient(UNREACHABLE[0], dutch=UNREACHABLE[1])
+
+
 class DavSession(outbound.PinnedSession):
     """outbound's session (checked, pinned, deadline, capped), without plain http.
 
@@ -185,19 +205,9 @@ class Dav:
                 )
                 with response:
                     content = _body(response, cap, limit)
-        except PlainHttpRefused as exc:
-            log.warning("caldav %s to %s refused: plain http", method, host)
-            raise DavError(PLAIN_HTTP[0], dutch=PLAIN_HTTP[1]) from exc
-        except outbound.TooLarge as exc:
-            log.warning("caldav %s to %s: %s", method, host, exc.detail)
-            english, dutch = too_large(cap)
-            raise DavError(english, dutch=dutch) from exc
-        except outbound.CutOff as exc:
-            log.warning("caldav %s to %s: answer cut off: %s", method, host, exc.detail)
-            raise DavError(CUT_OFF[0], dutch=CUT_OFF[1]) from exc
         except outbound.OutboundError as exc:
             log.warning("caldav %s to %s failed: %s", method, host, exc.detail)
-            raise Transient(UNREACHABLE[0], dutch=UNREACHABLE[1]) from exc
+            raise explain(exc) from exc
         answer = Answer(response.status_code, dict(response.headers), content, response.url)
         if answer.status in expect or answer.status in allow:
             return answer

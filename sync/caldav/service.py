@@ -31,6 +31,7 @@ from sync.caldav.client import (
     CalDAVTrouble,
     Dav,
     DavError,
+    explain,
     plain_http_refused,
 )
 from sync.caldav.discovery import account_discover, calendars_list
@@ -42,6 +43,7 @@ from sync.google.tokens import decrypt_token, encrypt_token
 from sync.ics.fetch import FeedFetchError, check_address, normalise_feed_url
 from sync.ics.subscribe import ImportLimitError
 from sync.models import CalDAVCalendar, CalendarConnection, OutboxItem
+from sync.outbound import OutboundError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ READING = ("Reading the calendar failed", "De agenda lezen is mislukt")
 REFUSED = ("The calendar server refused the change", "De agendaserver weigerde de wijziging")
 SENDING = ("Sending to the calendar server failed", "Versturen naar de agendaserver is mislukt")
 SYNCING = ("Syncing the calendar failed", "De agenda bijwerken is mislukt")
-UNFORESEEN = "Er ging iets onverwachts mis bij het verwerken van het antwoord."
+UNFORESEEN = "Er ging iets onverwachts mis met het antwoord van de agendaserver."
 
 
 def _dav(connection: CalendarConnection) -> Dav:
@@ -74,7 +76,8 @@ def trouble_record(connection: CalendarConnection, doing: tuple[str, str], exc: 
 
     CalDAVTrouble says why in both languages; anything else is a server's answer nobody
     foresaw (or a bug): its type is shown, the rest goes to the log."""
-    if isinstance(exc, CalDAVTrouble):
+    if isinstance(exc, CalDAVTrouble | OutboundError):
+        exc = explain(exc)  # the reason a wrapped failure hides (too large, cut off...)
         english, dutch = str(exc), exc.dutch
     else:
         log.error("caldav connection %s: unforeseen trouble", connection.pk, exc_info=exc)

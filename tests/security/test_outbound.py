@@ -1,8 +1,10 @@
 """Practitioner-given URLs cannot reach local services (SSRF), nor tell them apart."""
 
+import contextlib
 import ipaddress
 import socket
 import time
+import zlib
 
 import pytest
 import requests
@@ -11,6 +13,7 @@ from sync import outbound
 from sync.calendars import ics_connection_create
 from sync.ics.fetch import FeedFetchError, check_address, download, normalise_feed_url
 from tests import factories
+from tests.memory import peak_growth
 from tests.security.conftest import (
     answer_404,
     answer_calendar,
@@ -110,6 +113,33 @@ def test_every_redirect_hop_is_checked_and_pinned(settings, serve, resolver):
         assert fetch_error(first.url()) == outbound.FETCH_FAILED
         assert first.connections == 1
     assert target.connections == 0
+
+
+def test_a_redirect_whose_body_inflates_is_cut_at_a_small_cap(local_allowed, serve):
+    """requests reads a redirect's body (to free the connection) before it follows or
+    returns it, with no limit of its own: a gzip bomb there stops at 64 KB inflated."""
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 31)
+    bomb = b"".join(squeeze.compress(b" " * 1024 * 1024) for _ in range(300)) + squeeze.flush()
+
+    def answer_redirect(server, conn):
+        server.read_head(conn)
+        head = (  # no Content-Length: the body runs to the close, only inflating counts
+            "HTTP/1.1 302 Found\r\nLocation: /calendar.ics\r\nContent-Encoding: gzip\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):
+            conn.sendall(head.encode() + bomb)
+
+    first = serve(answer_redirect)
+    with peak_growth() as grew:
+        assert fetch_error(first.url()) == outbound.FETCH_FAILED  # a feed
+    assert grew["mb"] < 50, f"a feed's redirect grew {grew['mb']:.0f} MB"
+    session = outbound.pinned_session()
+    with peak_growth() as grew, session, pytest.raises(outbound.OutboundError) as refused:
+        session.get(first.url(), timeout=2)  # as python-caldav uses it
+    assert grew["mb"] < 50, f"a session's redirect grew {grew['mb']:.0f} MB"
+    assert "more than 65536 bytes" in refused.value.detail  # REDIRECT_MAX_BYTES
+    assert first.connections == 2  # refused at the first hop, each time
 
 
 # --- IPv6 forms that embed an IPv4 address ---------------------------------------------

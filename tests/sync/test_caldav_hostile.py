@@ -9,7 +9,7 @@ the same figures for the full-size cases.
 """
 # ruff: noqa: F811 - the CalDAV fixtures are imported from test_caldav and used as arguments
 
-import contextlib
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -29,6 +29,7 @@ from tests.fakes.caldav_server import (
     gzip_bomb,
     multistatus,
 )
+from tests.memory import peak_growth
 from tests.sync.test_caldav import (  # noqa: F401 - fixtures
     account,
     at,
@@ -43,28 +44,6 @@ from tests.sync.test_caldav import (  # noqa: F401 - fixtures
 pytestmark = pytest.mark.django_db
 
 MB = 1024 * 1024
-
-
-def _status_kb(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise AssertionError(field)
-
-
-@contextlib.contextmanager
-def peak_growth():
-    """How far (MB) this process's resident memory peaked above where it was on entry.
-
-    Writing 5 to clear_refs resets the peak (VmHWM) to the current resident set, so the
-    peak read on exit belongs to the block alone."""
-    measured = {}
-    with open("/proc/self/clear_refs", "w") as refs:
-        refs.write("5")
-    before = _status_kb("VmRSS")
-    yield measured
-    measured["mb"] = (_status_kb("VmHWM") - before) / 1024
 
 
 def _bad_xml() -> dict[str, dict]:
@@ -105,6 +84,7 @@ def test_a_gzip_bomb_at_discovery_is_cut_after_inflating_and_shown(practice, acc
     found.refresh_from_db()
     assert found.status == "error" and found.available_calendars == []
     assert found.last_error.startswith("De agenda")
+    assert "groter dan 20 MB" in found.last_error and "larger than 20 MB" in found.last_error
     assert grew["mb"] < 80, f"grew {grew['mb']:.0f} MB"
 
 
@@ -115,7 +95,8 @@ def test_a_gzip_bomb_at_the_calendar_listing_is_cut_too(practice, account, conne
         caldav.caldav_connection_pull(connection=connection, now=timezone.now(), force=True)
     connection.refresh_from_db()
     assert connection.status == "error"
-    assert "groter dan" in connection.last_error and "larger than" in connection.last_error
+    assert "groter dan 20 MB" in connection.last_error
+    assert "larger than 20 MB" in connection.last_error
     assert grew["mb"] < 80, f"grew {grew['mb']:.0f} MB"
 
 
@@ -214,7 +195,7 @@ def test_an_answer_for_objects_not_asked_for_is_ignored(
 def second_practice(radicale, settings):
     """Another practice with its own account, behind its own (well-behaved) proxy."""
     person = factories.practitioner(days=range(7))
-    user, password = "second-practice", "second-pw"
+    user, password = f"second-{uuid.uuid4().hex[:12]}", "second-pw"
     radicale.add_user(user, password)
     work = radicale.make_calendar("work", "Werk", user)
     radicale.put(work, "b.ics", vevent("b", at(1, 14), at(1, 15)), user)
