@@ -105,7 +105,8 @@ def decode(body: bytes) -> str:
 
 def calendars_merge(text: str) -> str:
     """Many VCALENDAR objects one after another (CalDAV's one per event) as one calendar:
-    every component of each, identical time zone definitions once."""
+    every component of each, identical time zone definitions once. Each object stands on
+    its own: one left unfinished loses only its open component."""
     parts, zones = [], set()
     component: list[str] = []
     depth = 0
@@ -115,7 +116,10 @@ def calendars_merge(text: str) -> str:
             if keep:
                 component.append(line)
             continue
-        upper = line[:12].upper()
+        upper = line[:16].upper()
+        if upper.rstrip() == "BEGIN:VCALENDAR":  # the next object: whatever the last left open
+            depth, keep, component = 1, False, []
+            continue
         if upper.startswith("BEGIN:"):
             depth += 1
         keep = depth >= 2

@@ -188,6 +188,20 @@ def test_an_answer_for_objects_not_asked_for_is_ignored(
     assert busy_spans() == [(at(0, 10), at(0, 11))]
 
 
+def test_one_cut_off_object_costs_only_itself_when_objects_are_merged():
+    """The child joins the objects of a calendar into one; a server's object that never
+    ends (cut off) must not swallow the objects after it."""
+    from sync.ics.subscribe import calendars_merge, content_lines
+
+    zone = "BEGIN:VTIMEZONE\r\nTZID:Custom\r\nEND:VTIMEZONE\r\n"
+    whole = vevent("a", at(0, 10), at(0, 11)).replace("BEGIN:VEVENT", zone + "BEGIN:VEVENT")
+    cut = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:cut\r\n"
+    merged = content_lines(calendars_merge("\r\n".join([whole, cut, whole.replace(":a", ":c")])))
+    assert [line for line in merged if line.startswith("UID:")] == ["UID:a", "UID:c"]
+    assert merged.count("BEGIN:VTIMEZONE") == 1  # the same definition once
+    assert merged[0] == "BEGIN:VCALENDAR" and merged[-1] == "END:VCALENDAR"
+
+
 # --- one connection's trouble is its own -----------------------------------------------
 
 
