@@ -7,6 +7,7 @@ COPY config ./config
 COPY scheduler ./scheduler
 COPY api ./api
 COPY sync ./sync
+COPY web ./web
 COPY locale ./locale
 COPY templates ./templates
 COPY manage.py ./

@@ -1,13 +1,13 @@
 """Per-address limits for the public API; THROTTLE_ENABLED=0 turns them off.
 
-Counted as the booking page counts (scheduler/page/limits.py): per IPv4 address or IPv6
+Counted as the booking page counts (web/limits.py): per IPv4 address or IPv6
 /64, under the same cache keys, so page and API share one limit per scope.
 """
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from scheduler.page.limits import cache_key, client_network
+from web.limits import cache_key, client_network
 
 
 class PublicThrottle(SimpleRateThrottle):

@@ -1,8 +1,9 @@
 from django.contrib import admin, messages
 
-from scheduler.admin_scope import PractitionerScopedAdmin, register_path
+from scheduler.admin.scope import PractitionerScopedAdmin
 from sync import tasks
 from sync.models import CalendarConnection, FeedToken
+from web.tenancy import register_path
 
 register_path(CalendarConnection, "practitioner")
 register_path(FeedToken, "practitioner")

@@ -25,7 +25,6 @@ from scheduler.booking import (
 )
 from scheduler.exceptions import SchedulingError, SlotUnavailable
 from scheduler.models import AppointmentType, Booking, DateOverride, Question, WeeklyRule
-from scheduler.page.params import date_param, instant_param, monday_of
 from scheduler.practice import (
     appointment_type_create,
     appointment_type_update,
@@ -39,6 +38,7 @@ from sync.google.oauth import google_connect_start, google_connection_disconnect
 from sync.ics.export import feed_tokens, feed_tokens_rotate
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection
+from web.params import date_param, instant_param, monday_of
 from workspace import forms
 from workspace.access import own, practitioner_required
 from workspace.models import QuestionAnswer

@@ -29,8 +29,6 @@ from scheduler.booking import (
 from scheduler.exceptions import SchedulingError, SlotUnavailable, TooManyBookings
 from scheduler.models import AppointmentType, Booking, Practitioner
 from scheduler.page.forms import BookingForm, QuestionForm
-from scheduler.page.limits import limit_reached
-from scheduler.page.params import date_param, instant_param, monday_of
 from scheduler.questions import question_create
 from scheduler.selectors import (
     slot_alternatives,
@@ -38,6 +36,8 @@ from scheduler.selectors import (
     slot_next_free,
     slot_options,
 )
+from web.limits import limit_reached
+from web.params import date_param, instant_param, monday_of
 
 WEEKS_TO_SEARCH = 8
 ALTERNATIVES = 3

@@ -22,7 +22,6 @@ from django.views.decorators.http import require_http_methods
 from scheduler.booking import ClientDetails
 from scheduler.exceptions import TooManyBookings
 from scheduler.page.forms import BookingForm
-from scheduler.page.limits import limit_reached
 from scheduler.page.views import _language, _local, _practitioner_and_type, _slot_view
 from scheduler.waitlist import (
     TooManyWaitlistEntries,
@@ -33,6 +32,7 @@ from scheduler.waitlist import (
     waitlist_offer_by_token,
     waitlist_offer_open,
 )
+from web.limits import limit_reached
 
 DEFAULT_RANGE_DAYS = 14
 

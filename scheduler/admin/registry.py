@@ -4,12 +4,10 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import TokenProxy
 
-from scheduler.admin_scope import (
+from scheduler.admin.scope import (
     PractitionerScopedAdmin,
     PractitionerScopedInline,
-    register_path,
     restrict_to_superusers,
-    sees_all,
 )
 from scheduler.models import (
     AppointmentType,
@@ -21,6 +19,7 @@ from scheduler.models import (
     Session,
     WeeklyRule,
 )
+from web.tenancy import register_path, sees_all
 
 register_path(Practitioner, "")
 for _model in (WeeklyRule, DateOverride, AppointmentType, Booking, Session, BusyBlock):

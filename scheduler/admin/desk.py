@@ -10,10 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from scheduler.admin_scope import own_practitioner, scoped, sees_all
 from scheduler.booking import booking_cancel
 from scheduler.exceptions import SchedulingError
 from scheduler.models import Booking, Practitioner, Session
+from web.tenancy import own_practitioner, scoped, sees_all
 
 
 class CancelForm(forms.Form):
