@@ -28,7 +28,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.types import Interval, SessionSpec, Slot, SlotInputs, SlotRules, WallRange
+from scheduler.types import (
+    Interval,
+    SessionSpec,
+    Slot,
+    SlotInputs,
+    SlotRules,
+    WallRange,
+    WorkingHours,
+)
 
 
 class InvalidSessions(ValueError):
@@ -140,7 +148,7 @@ def blocked_span(rules: SlotRules, session: Interval) -> Interval:
     return Interval(session.start - rules.buffer_before, session.end + rules.buffer_after)
 
 
-def working_ranges(rules: SlotRules, day: date) -> tuple[WallRange, ...]:
+def working_ranges(rules: SlotRules | WorkingHours, day: date) -> tuple[WallRange, ...]:
     """The wall-clock working ranges of one local date, after overrides."""
     if day in rules.overrides:
         return rules.overrides[day]

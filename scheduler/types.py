@@ -32,6 +32,16 @@ class WallRange:
     end: time
 
 
+@dataclass(frozen=True)
+class WorkingHours:
+    """A practitioner's hours: ranges by weekday (0 = Monday), and the dates whose hours
+    differ (an empty tuple closes the day)."""
+
+    timezone: ZoneInfo
+    weekly: Mapping[int, tuple[WallRange, ...]]
+    overrides: Mapping[date, tuple[WallRange, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class SessionSpec:
     """One session of a type: which day after the first, and how long.

@@ -163,16 +163,16 @@ class AppointmentTypeForm(forms.Form):
     active = forms.BooleanField(label=_("Clients can book it"), required=False, initial=True)
 
     @staticmethod
-    def initial_of(kind) -> dict:
+    def initial_of(appointment_type) -> dict:
         return {
-            "name": kind.name,
-            "duration_minutes": kind.duration_minutes,
-            "buffer_before_minutes": kind.buffer_before_minutes,
-            "buffer_after_minutes": kind.buffer_after_minutes,
-            "notice_hours": math.ceil(kind.min_notice_minutes / 60),
-            "horizon_weeks": max(1, round(kind.max_days_ahead / 7)),
-            "slot_step_minutes": kind.slot_step_minutes,
-            "active": kind.active,
+            "name": appointment_type.name,
+            "duration_minutes": appointment_type.duration_minutes,
+            "buffer_before_minutes": appointment_type.buffer_before_minutes,
+            "buffer_after_minutes": appointment_type.buffer_after_minutes,
+            "notice_hours": math.ceil(appointment_type.min_notice_minutes / 60),
+            "horizon_weeks": max(1, round(appointment_type.max_days_ahead / 7)),
+            "slot_step_minutes": appointment_type.slot_step_minutes,
+            "active": appointment_type.active,
         }
 
     def type_fields(self) -> dict:

@@ -87,11 +87,11 @@ class SessionInline(PractitionerScopedInline, admin.TabularInline):
 
 class BookingForm(forms.ModelForm):
     def clean_appointment_type(self):
-        kind = self.cleaned_data["appointment_type"]
+        appointment_type = self.cleaned_data["appointment_type"]
         # A superuser's dropdown holds every practice's types: a booking keeps its own.
-        if kind.practitioner_id != self.instance.practitioner_id:
+        if appointment_type.practitioner_id != self.instance.practitioner_id:
             raise forms.ValidationError("Kies een soort afspraak van deze behandelaar.")
-        return kind
+        return appointment_type
 
 
 @admin.register(Booking)
