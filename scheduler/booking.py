@@ -29,7 +29,7 @@ from scheduler.exceptions import (
     TooManyBookings,
 )
 from scheduler.models import AppointmentType, Booking, Session
-from scheduler.practice import schedule_changed
+from scheduler.practice import practitioner_lock, schedule_changed
 from scheduler.selectors import slot_choose
 from scheduler.signals import booking_cancelled, booking_created, booking_rescheduled
 from scheduler.slots import InvalidSessions, blocked_span
@@ -310,8 +310,8 @@ def _check_upcoming_cap(practitioner_id: int, email: str, now: datetime) -> None
 
 def _lock_practitioner(practitioner_id: int) -> None:
     # Serialises writes for one practitioner, so the re-check below sees every earlier
-    # booking; the same UPDATE marks cached slots stale. (On SQLite the IMMEDIATE
-    # transaction already serialises.)
+    # booking; what follows changes slots, so cached ones are stale.
+    practitioner_lock(practitioner_id)
     schedule_changed(practitioner_id)
 
 

@@ -195,6 +195,22 @@ def question_queue(question: Question, *, now: datetime):
     )
 
 
+def question_reply_queue(question: Question, *, reply: str, now: datetime):
+    """The practitioner's answer to whoever asked, in their language; answers to it go to
+    the practitioner."""
+    practitioner = question.practitioner
+    return _queue(
+        practitioner_id=practitioner.pk,
+        now=now,
+        to=question.email,
+        template="client_question_reply",
+        context={"question": question, "reply": reply, "practitioner": practitioner},
+        language=question.language if question.language in Booking.Language.values else "nl",
+        zone=practitioner.timezone,
+        reply_to=practitioner.email or None,
+    )
+
+
 def reminders_due(*, now: datetime):
     """Sessions starting between 12 and 36 hours from now that have had no reminder."""
     return (
