@@ -30,7 +30,7 @@ class PasswordBackend(ModelBackend):
     """Django's ModelBackend, telling a hash upgrade at login from a password change.
 
     When the hasher or its work factor changes, a login rewrites the stored hash of the
-    same password. Changing the password revokes the API token (api.tokens); this
+    same password. Changing the password revokes the API token (scheduler/tokens.py); this
     upgrade must not, or every integration would stop at the next login.
     """
 

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from api.fields import StrictCharField
 from api.permissions import IsPractitioner
 from api.throttling import AuthThrottle
-from api.tokens import token_rotate
+from scheduler.tokens import token_rotate
 
 
 class TokenInputSerializer(serializers.Serializer):

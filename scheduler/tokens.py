@@ -53,7 +53,7 @@ def _revoke_on_password_change(sender, instance, raw=False, **kwargs):
 
 
 def connect() -> None:
-    """Called from ApiConfig.ready()."""
+    """Called from SchedulerConfig.ready()."""
     user_model = get_user_model()
     pre_save.connect(_note_password_change, sender=user_model, dispatch_uid="token-pw-pre")
     post_save.connect(_revoke_on_password_change, sender=user_model, dispatch_uid="token-pw-post")
