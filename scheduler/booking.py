@@ -28,6 +28,7 @@ from scheduler.exceptions import (
     SlotUnavailable,
     TooManyBookings,
 )
+from scheduler.lifecycle import status_move
 from scheduler.models import AppointmentType, Booking, Session
 from scheduler.practice import practitioner_lock, schedule_changed
 from scheduler.selectors import slot_choose
@@ -177,11 +178,11 @@ def booking_cancel(
             raise BookingNotChangeable("This booking has already taken place.")
         _check_notice(upcoming[0].start, now, notice)
         for session in upcoming:
-            session.status = Session.Status.CANCELLED
+            status_move(session, Session.Status.CANCELLED)
             session.sequence += 1
             session.updated_at = now
         Session.objects.bulk_update(upcoming, ["status", "sequence", "updated_at"])
-        booking.status = Booking.Status.CANCELLED
+        status_move(booking, Booking.Status.CANCELLED)
         booking.cancelled_at = now
         booking.updated_at = now
         booking.save(update_fields=["status", "cancelled_at", "updated_at"])
@@ -233,13 +234,16 @@ def booking_reschedule(
             if [(s.start, s.end) for s in sessions] == [(n.start, n.end) for n in slot.sessions]:
                 return booking
             # Free the old rows first so that, inside this transaction, a moved session
-            # never collides with an old one of the same booking.
-            Session.objects.filter(booking=booking).update(status=Session.Status.CANCELLED)
+            # never collides with an old one of the same booking; each is taken again at
+            # its new time below.
+            for session in sessions:
+                status_move(session, Session.Status.CANCELLED)
+            Session.objects.bulk_update(sessions, ["status"])
             for session, new in zip(sessions, slot.sessions, strict=True):
                 blocked = blocked_span(rules, new)
                 session.start, session.end = new.start, new.end
                 session.blocked_start, session.blocked_end = blocked.start, blocked.end
-                session.status = Session.Status.CONFIRMED
+                status_move(session, Session.Status.CONFIRMED)
                 session.sequence += 1
                 session.updated_at = now
                 session.reminder_sent_at = None  # a moved appointment gets its own reminder

@@ -20,6 +20,7 @@ from scheduler.bounds import (
     MAX_NOTICE_MINUTES,
     MAX_SESSION_MINUTES,
 )
+from scheduler.lifecycle import BookingStatus, SessionStatus, WaitlistStatus
 
 
 def validate_timezone(value: str) -> None:
@@ -194,9 +195,7 @@ class AppointmentType(models.Model):
 
 
 class Booking(models.Model):
-    class Status(models.TextChoices):
-        CONFIRMED = "confirmed", _("confirmed")
-        CANCELLED = "cancelled", _("cancelled")
+    Status = BookingStatus  # its moves: scheduler/lifecycle.py
 
     class Language(models.TextChoices):
         DUTCH = "nl", "Nederlands"
@@ -244,9 +243,7 @@ class Session(models.Model):
     of one practitioner whose blocked ranges overlap.
     """
 
-    class Status(models.TextChoices):
-        CONFIRMED = "confirmed", _("confirmed")
-        CANCELLED = "cancelled", _("cancelled")
+    Status = SessionStatus  # its moves: scheduler/lifecycle.py
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="sessions")
     # Copied from the booking so that the exclusion constraint can see it.
@@ -344,11 +341,7 @@ class WaitlistEntry(models.Model):
     """A client waiting for a time of one appointment type whose first session falls on a
     local date in [earliest, latest]; offered freed times by e-mail (sync/waitlist.py)."""
 
-    class Status(models.TextChoices):
-        WAITING = "waiting"
-        CLAIMED = "claimed"  # won an offered time: `booking` holds it
-        LEFT = "left"
-        EXPIRED = "expired"
+    Status = WaitlistStatus  # its moves: scheduler/lifecycle.py
 
     practitioner = models.ForeignKey(
         Practitioner, on_delete=models.CASCADE, related_name="waitlist_entries"

@@ -36,6 +36,7 @@ from scheduler.booking import (
     manage_token_hash,
 )
 from scheduler.exceptions import SchedulingError, SlotUnavailable
+from scheduler.lifecycle import status_update
 from scheduler.models import AppointmentType, Booking, WaitlistEntry, WaitlistOffer
 from scheduler.selectors import slot_alternatives, slot_list
 from scheduler.signals import waitlist_joined
@@ -168,8 +169,8 @@ def waitlist_entry_by_token(token: str) -> WaitlistEntry | None:
 
 def waitlist_leave(*, entry: WaitlistEntry, now: datetime) -> WaitlistEntry:
     """Take a waiting entry off the list (nothing more is offered); otherwise no change."""
-    WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistEntry.Status.WAITING).update(
-        status=WaitlistEntry.Status.LEFT, updated_at=now
+    status_update(
+        WaitlistEntry.objects.filter(pk=entry.pk), WaitlistEntry.Status.LEFT, updated_at=now
     )
     entry.refresh_from_db()
     return entry
@@ -182,8 +183,10 @@ def waitlist_expire(*, now: datetime) -> int:
     zones = waiting.values_list("practitioner__timezone", flat=True).distinct()
     for zone_name in zones:
         today = now.astimezone(ZoneInfo(zone_name)).date()
-        expired += waiting.filter(practitioner__timezone=zone_name, latest__lt=today).update(
-            status=WaitlistEntry.Status.EXPIRED, updated_at=now
+        expired += status_update(
+            waiting.filter(practitioner__timezone=zone_name, latest__lt=today),
+            WaitlistEntry.Status.EXPIRED,
+            updated_at=now,
         )
     return expired
 
@@ -318,9 +321,12 @@ def waitlist_claim(*, offer: WaitlistOffer, now: datetime) -> ClaimOutcome:
                 ),
                 now=now,
             )
-            won = WaitlistEntry.objects.filter(
-                pk=entry.pk, status=WaitlistEntry.Status.WAITING
-            ).update(status=WaitlistEntry.Status.CLAIMED, booking=result.booking, updated_at=now)
+            won = status_update(
+                WaitlistEntry.objects.filter(pk=entry.pk),
+                WaitlistEntry.Status.CLAIMED,
+                booking=result.booking,
+                updated_at=now,
+            )
             if not won:
                 raise _NotWaiting  # won another offered time meanwhile: book nothing
             WaitlistOffer.objects.filter(pk=offer.pk).update(claimed_at=now)

@@ -67,7 +67,11 @@ def invitation(booking: Booking, *, method: str) -> bytes:
 def _sessions_for_display(booking: Booking):
     zone = booking.practitioner.zone
     return [
-        {"start": s.start.astimezone(zone), "end": s.end.astimezone(zone), "status": s.status}
+        {
+            "start": s.start.astimezone(zone),
+            "end": s.end.astimezone(zone),
+            "cancelled": s.status == Session.Status.CANCELLED,
+        }
         for s in booking.sessions.order_by("position")
     ]
 

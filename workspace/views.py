@@ -25,7 +25,14 @@ from scheduler.booking import (
     practitioner_booking_type,
 )
 from scheduler.exceptions import SchedulingError, SlotUnavailable
-from scheduler.models import AppointmentType, Booking, DateOverride, Question, WeeklyRule
+from scheduler.models import (
+    AppointmentType,
+    Booking,
+    DateOverride,
+    Question,
+    Session,
+    WeeklyRule,
+)
 from scheduler.practice import (
     appointment_type_create,
     appointment_type_update,
@@ -125,7 +132,7 @@ def booking_detail(request, booking_id):
             "booking": booking,
             "sessions": sessions,
             "upcoming": booking.status == Booking.Status.CONFIRMED
-            and any(s.start > now and s.status == "confirmed" for s in sessions),
+            and any(s.start > now and s.status == Session.Status.CONFIRMED for s in sessions),
             "movable": booking.status == Booking.Status.CONFIRMED
             and bool(sessions)
             and sessions[0].start > now,

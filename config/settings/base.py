@@ -260,7 +260,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "BookingStatusEnum": ["confirmed", "cancelled"],
+        "BookingStatusEnum": "scheduler.lifecycle.BookingStatus.values",
         "ConnectionStatusEnum": ["ok", "error", "reconnect_needed"],
     },
 }

@@ -119,6 +119,9 @@ class BookingAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
     ]
     readonly_fields = [
         "practitioner",  # the sessions carry it too; a booking never moves
+        # Moved only by the booking service, along its lifecycle (scheduler/lifecycle.py),
+        # with its sessions and the client's e-mail: the desk's quick cancel, the workspace.
+        "status",
         "created_at",
         "updated_at",
         "cancelled_at",

@@ -248,8 +248,7 @@ def manage_page(request, token):
             "booking": booking,
             "practitioner": practitioner,
             "sessions": [
-                (_local(s.start, practitioner), _local(s.end, practitioner), s.status)
-                for s in sessions
+                (_local(s.start, practitioner), _local(s.end, practitioner), s) for s in sessions
             ],
             "changeable": changeable,
             "choices": choices,
