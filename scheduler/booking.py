@@ -57,17 +57,15 @@ class BookingResult:
     replayed: bool = False
 
 
-def manage_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def idempotency_key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+def secret_hash(secret: str) -> str:
+    """How a secret the client holds is stored and looked up: manage, leave-the-list and
+    claim tokens, Idempotency-Keys. The secret itself is never stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def booking_by_manage_token(token: str) -> Booking | None:
     """The booking a manage token opens, or None. The token is compared by its hash only."""
-    digest = manage_token_hash(token)
+    digest = secret_hash(token)
     booking = Booking.objects.filter(manage_token_hash=digest).first()
     if booking is None or not hmac.compare_digest(booking.manage_token_hash, digest):
         return None
@@ -127,8 +125,8 @@ def booking_create(
                 client_phone=client.phone,
                 notes=client.notes,
                 language=client.language,
-                manage_token_hash=manage_token_hash(token),
-                idempotency_key=idempotency_key_hash(idempotency_key) if idempotency_key else None,
+                manage_token_hash=secret_hash(token),
+                idempotency_key_hash=secret_hash(idempotency_key) if idempotency_key else None,
                 manage_token_sealed=_seal(token, idempotency_key) if idempotency_key else "",
                 request_fingerprint=fingerprint,
                 created_at=now,
@@ -392,7 +390,7 @@ def _check_notice(next_start: datetime, now: datetime, notice: timedelta) -> Non
 
 
 def _booking_by_idempotency_key(key: str) -> Booking | None:
-    return Booking.objects.filter(idempotency_key=idempotency_key_hash(key)).first()
+    return Booking.objects.filter(idempotency_key_hash=secret_hash(key)).first()
 
 
 def _replay(earlier: Booking, fingerprint: str, key: str) -> BookingResult:

@@ -216,7 +216,7 @@ class Booking(models.Model):
     # sha256 of the client's manage token; the token itself is never stored.
     manage_token_hash = models.CharField(max_length=64, unique=True)
     # sha256 of the client's Idempotency-Key, and the manage token sealed with that key.
-    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    idempotency_key_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     manage_token_sealed = models.TextField(blank=True)
     # sha256 of the canonical request, to tell a replay from a reuse of the key.
     request_fingerprint = models.CharField(max_length=64, blank=True)

@@ -103,7 +103,7 @@ def _anonymise(bookings, now: datetime) -> int:
         booking.client_email = f"anonymised-{booking.pk}@invalid"
         booking.client_phone = ""
         booking.notes = ""
-        booking.idempotency_key = None
+        booking.idempotency_key_hash = None
         booking.manage_token_sealed = ""
         booking.request_fingerprint = ""
         booking.anonymised_at = now

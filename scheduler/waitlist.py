@@ -33,7 +33,7 @@ from scheduler.booking import (
     ClientDetails,
     booking_create,
     client_change_notice,
-    manage_token_hash,
+    secret_hash,
 )
 from scheduler.exceptions import SchedulingError, SlotUnavailable
 from scheduler.lifecycle import status_update
@@ -137,7 +137,7 @@ def waitlist_join(
             language=client.language,
             earliest=earliest,
             latest=latest,
-            manage_token_hash=manage_token_hash(token),
+            manage_token_hash=secret_hash(token),
             created_at=now,
             updated_at=now,
         )
@@ -156,7 +156,7 @@ def waitlist_join(
 
 def waitlist_entry_by_token(token: str) -> WaitlistEntry | None:
     """The entry a leave-the-list token opens, or None. Compared by its hash only."""
-    digest = manage_token_hash(token)
+    digest = secret_hash(token)
     entry = (
         WaitlistEntry.objects.select_related("appointment_type", "practitioner")
         .filter(manage_token_hash=digest)
@@ -274,13 +274,13 @@ def waitlist_offer_record(*, entry: WaitlistEntry, start: datetime, now: datetim
     """Record that `start` is offered to `entry`; the raw claim token (only known now)."""
     token = secrets.token_urlsafe(32)
     WaitlistOffer.objects.create(
-        entry=entry, start=start, claim_token_hash=manage_token_hash(token), created_at=now
+        entry=entry, start=start, claim_token_hash=secret_hash(token), created_at=now
     )
     return token
 
 
 def waitlist_offer_by_token(token: str) -> WaitlistOffer | None:
-    digest = manage_token_hash(token)
+    digest = secret_hash(token)
     offer = (
         WaitlistOffer.objects.select_related(
             "entry__appointment_type__practitioner", "entry__booking"
