@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from scheduler.models import Practitioner, Session
 from scheduler.selectors import busy_block_list, busy_intervals, working_hours
-from scheduler.slots import resolve_local, working_ranges
+from scheduler.slots import resolve_local
 from scheduler.types import Interval
 
 SPANS = {"day": 1, "week": 7}
@@ -102,7 +102,7 @@ def agenda_days(
     )
     hours = working_hours(practitioner=practitioner, first_day=first, last_day=window.last)
     for day, agenda_day in by_day.items():
-        ranges = working_ranges(hours, day)
+        ranges = hours.ranges(day)
         agenda_day.closed = not ranges
         for wall in ranges:
             lo, hi = resolve_local(day, wall.start, zone), resolve_local(day, wall.end, zone)

@@ -28,15 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from scheduler.types import (
-    Interval,
-    SessionSpec,
-    Slot,
-    SlotInputs,
-    SlotRules,
-    WallRange,
-    WorkingHours,
-)
+from scheduler.types import Interval, SessionSpec, Slot, SlotInputs, SlotRules, WallRange
 
 
 class InvalidSessions(ValueError):
@@ -148,11 +140,9 @@ def blocked_span(rules: SlotRules, session: Interval) -> Interval:
     return Interval(session.start - rules.buffer_before, session.end + rules.buffer_after)
 
 
-def working_ranges(rules: SlotRules | WorkingHours, day: date) -> tuple[WallRange, ...]:
+def working_ranges(rules: SlotRules, day: date) -> tuple[WallRange, ...]:
     """The wall-clock working ranges of one local date, after overrides."""
-    if day in rules.overrides:
-        return rules.overrides[day]
-    return rules.weekly.get(day.weekday(), ())
+    return rules.ranges(day)
 
 
 def resolve_local(day: date, at: time, tz: ZoneInfo) -> datetime | None:

@@ -199,8 +199,9 @@ def booking_move(request, booking_id):
 
 @practitioner_required
 def book_choose(request):
-    types = own(AppointmentType.objects, request).order_by("-active", "name")
-    return render(request, "workspace/book_choose.html", {"types": types, "section": "agenda"})
+    return render(
+        request, "workspace/book_choose.html", {"types": _types(request), "section": "agenda"}
+    )
 
 
 @practitioner_required
@@ -410,8 +411,12 @@ def day_off_delete(request, override_id):
 
 @practitioner_required
 def types(request):
-    appointment_types = own(AppointmentType.objects, request).order_by("-active", "name")
-    return render(request, "workspace/types.html", {"types": appointment_types, "section": "types"})
+    return render(request, "workspace/types.html", {"types": _types(request), "section": "types"})
+
+
+def _types(request):
+    """The practitioner's appointment types, those clients can book first."""
+    return own(AppointmentType.objects, request).order_by("-active", "name")
 
 
 @practitioner_required
