@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from scheduler.admin_scope import PractitionerScopedAdmin, register_path
-from sync import tasks
+from sync import connectors
 from sync.models import CalendarConnection, FeedToken
 
 register_path(CalendarConnection, "practitioner")
@@ -55,12 +55,5 @@ class CalendarConnectionAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
     @admin.action(description="Nu synchroniseren", permissions=["change"])
     def sync_now(self, request, queryset):
         for connection in queryset:
-            if connection.kind == CalendarConnection.Kind.ICS:
-                tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
-            elif connection.kind == CalendarConnection.Kind.CALDAV:
-                tasks.after_commit(tasks.outbox_drain, connection.pk)
-                tasks.after_commit(tasks.caldav_pull, connection.pk, force=True)
-            else:
-                tasks.after_commit(tasks.outbox_drain, connection.pk)
-                tasks.after_commit(tasks.google_pull, connection.pk)
+            connectors.of(connection).sync_soon(connection)
         messages.success(request, f"{queryset.count()} koppeling(en) worden nu gesynchroniseerd.")

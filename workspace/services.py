@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from scheduler.models import DateOverride, Practitioner, Question
 from scheduler.practice import date_override_save
-from sync import outbox
+from sync.channels.email import mail_enqueue
 from workspace.models import QuestionAnswer
 
 MAX_DAYS_OFF_RANGE = 62
@@ -83,7 +83,7 @@ def question_reply(*, question: Question, reply: str, now: datetime) -> Question
     )
     message.attach_alternative(html, "text/html")
     with transaction.atomic():
-        outbox.mail_enqueue(message, practitioner_id=practitioner.pk, now=now)
+        mail_enqueue(message, practitioner_id=practitioner.pk, now=now)
         answer, _created = QuestionAnswer.objects.update_or_create(
             question=question, defaults={"answered_at": now, "reply": reply}
         )

@@ -139,6 +139,8 @@ def test_a_caldav_calendar_is_connected_from_the_workspace_without_calling_out_i
         "appleid.apple.com",
         "remote.php/dav",
         "caldav.fastmail.com/dav/",
+        "Maak een app-specifiek wachtwoord",  # the how-tos are in Dutch first
+        "Instellingen → Beveiliging",
     ):
         assert needed in page, needed
     proxy.requests.clear()
