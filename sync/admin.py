@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.utils import timezone
 
 from scheduler.admin_scope import PractitionerScopedAdmin, register_path
 from sync import connectors
@@ -47,6 +48,14 @@ class CalendarConnectionAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
         if obj is not None:
             fields += ["practitioner", "kind"]  # its busy time and pushes belong to them
         return fields
+
+    def delete_model(self, request, obj):
+        # Its connector removes it: its busy time goes with it, a grant is revoked.
+        connectors.of(obj).remove(connection=obj, now=timezone.now())
+
+    def delete_queryset(self, request, queryset):
+        for connection in queryset:
+            connectors.of(connection).remove(connection=connection, now=timezone.now())
 
     @admin.display(description="Wachtrij")
     def queue_depth(self, connection):

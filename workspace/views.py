@@ -499,7 +499,7 @@ def calendars(request):
             "connections": [_calendar_entry(c) for c in connections],
             "feeds": feeds,
             "form": forms.IcsForm(),
-            "caldav_form": forms.CalDAVForm(),
+            "caldav_form": forms.CalDAVForm(auto_id="id_caldav_%s"),
             "google_enabled": bool(settings.GOOGLE_CLIENT_ID),
             "now": timezone.now(),
             "section": "calendars",
