@@ -32,6 +32,8 @@ def send(name: str, *args, **kwargs) -> None:
         if _send is None:
             raise RuntimeError("no task sender registered")
         _send(name, *args, **kwargs)
+    except LookupError:  # no task of that name: a mistake in the code, not the broker
+        raise
     except Exception:  # any broker trouble (refused, timeout, auth) only delays
         log.warning("broker unreachable: %s waits for its schedule", name)
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.import_contracts import import_cycles
 
-PACKAGES = ["scheduler", "api", "sync", "config", "workspace"]
+PACKAGES = ["scheduler", "api", "sync", "config", "workspace", "tests", "bench"]
 
 
 @pytest.fixture(scope="module")

@@ -329,7 +329,7 @@ class CalDAVForm(forms.Form):
         validators=[no_control_characters],
     )
     name = forms.CharField(
-        label=_("Name (optional)"),
+        label=_("Name for this calendar (optional)"),
         max_length=200,
         required=False,
         validators=[no_control_characters, no_markup],

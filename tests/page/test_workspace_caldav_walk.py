@@ -31,7 +31,7 @@ def test_practitioner_connects_chooses_and_removes_a_caldav_calendar(
     page.get_by_label("Adres van de server (https://…)").fill(proxy.url + "/")
     page.get_by_label("Gebruikersnaam (vaak uw e-mailadres)").fill(account.user)
     page.get_by_label("App-wachtwoord").fill(account.password)
-    page.get_by_label("Naam (optioneel)").last.fill("Werkagenda")
+    page.get_by_label("Naam voor deze agenda (optioneel)").fill("Werkagenda")
     press(page.get_by_role("button", name="Agenda koppelen"))
     assert page.get_by_text("Agenda toegevoegd").is_visible()
     check_page(page, "caldav-added")
