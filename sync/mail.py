@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from scheduler.models import Booking, Question, Session
-from sync import outbox
+from sync import connectors
+from sync.channels.email import mail_enqueue
 
 INVITE_PRODID = "-//BSR scheduling service//Invitations 1.0//NL"
 
@@ -90,7 +91,8 @@ def _queue(
     reply_to: str | None = None,
     question: Question | None = None,
 ):
-    """Render the message now (what is true at this change) and leave it in the outbox."""
+    """Render the message now (what is true at this change) and leave it in the outbox
+    (sync/channels/email.py)."""
     # Template date filters show the active zone: make it the practitioner's, as named.
     with translation.override(language), timezone.override(zone):
         subject = render_to_string(f"sync/email/{template}_subject.txt", context).strip()
@@ -108,7 +110,7 @@ def _queue(
         # As a calendar part (clients show accept buttons) and as an attachment to open.
         message.attach_alternative(invite.decode(), f"text/calendar; method={method}")
         message.attach("invite.ics", invite, f"text/calendar; method={method}")
-    return outbox.mail_enqueue(message, practitioner_id=practitioner_id, now=now, question=question)
+    return mail_enqueue(message, practitioner_id=practitioner_id, now=now, question=question)
 
 
 def _booking_context(booking: Booking, **extra) -> dict:
@@ -258,14 +260,19 @@ def reminder_queue(session: Session, *, now: datetime) -> bool:
 
 
 def reconnect_needed_queue(connection, *, now: datetime):
-    """Tell the practitioner that a calendar link needs them to connect again."""
+    """Tell the practitioner that a calendar link needs them to connect again, in the words
+    of its kind (its connector's)."""
     practitioner = connection.practitioner
     return _queue(
         practitioner_id=practitioner.pk,
         now=now,
         to=practitioner.email or settings.DEFAULT_FROM_EMAIL,
         template="practitioner_reconnect",
-        context={"connection": connection, "practitioner": practitioner},
+        context={
+            "connection": connection,
+            "practitioner": practitioner,
+            "reconnect": connectors.of(connection).reconnect,
+        },
         language=settings.LANGUAGE_CODE,
         zone=practitioner.timezone,
     )

@@ -308,6 +308,63 @@ class IcsForm(forms.Form):
     )
 
 
+class CalDAVForm(forms.Form):
+    """A CalDAV account: the calendars are found after it is saved, in a task."""
+
+    url = forms.CharField(
+        label=_("Server address (https://…)"),
+        max_length=2000,
+        validators=[no_control_characters],
+    )
+    username = forms.CharField(
+        label=_("User name (often your e-mail address)"),
+        max_length=320,
+        validators=[no_control_characters],
+    )
+    password = forms.CharField(
+        label=_("App password"),
+        max_length=1000,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        validators=[no_control_characters],
+    )
+    name = forms.CharField(
+        label=_("Name for this calendar (optional)"),
+        max_length=200,
+        required=False,
+        validators=[no_control_characters, no_markup],
+    )
+
+
+class CalendarChoiceForm(forms.Form):
+    """Which of the account's calendars receives bookings and which block time; a new
+    password when the connector has one. Any address may come back as the calendar for
+    bookings: the connector refuses one the account does not have, in its own words."""
+
+    def __init__(self, *args, calendars=(), with_password=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["push_calendar_id"] = forms.CharField(
+            label=_("Bookings go into"),
+            max_length=1024,
+            widget=forms.Select(choices=list(calendars)),
+        )
+        self.fields["busy_calendar_ids"] = forms.MultipleChoiceField(
+            label=_("Busy time comes from"),
+            required=False,
+            choices=list(calendars),
+            widget=forms.CheckboxSelectMultiple,
+        )
+        if with_password:
+            self.fields["password"] = forms.CharField(
+                label=_("New app password (only to change it)"),
+                max_length=1000,
+                required=False,
+                strip=False,
+                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                validators=[no_control_characters],
+            )
+
+
 class ReplyForm(forms.Form):
     reply = forms.CharField(
         label=_("Your answer"),

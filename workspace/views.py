@@ -40,9 +40,7 @@ from scheduler.practice import (
     weekly_rules_replace,
 )
 from scheduler.selectors import slot_find
-from sync import tasks
-from sync.calendars import calendar_connection_delete, ics_connection_create
-from sync.google.oauth import google_connect_start, google_connection_disconnect
+from sync import connectors
 from sync.ics.export import feed_tokens, feed_tokens_rotate
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection
@@ -478,9 +476,10 @@ def calendars(request):
         request,
         "workspace/calendars.html",
         {
-            "connections": [(c, _plain_status(c)) for c in connections],
+            "connections": [_calendar_entry(c) for c in connections],
             "feeds": feeds,
             "form": forms.IcsForm(),
+            "caldav_form": forms.CalDAVForm(auto_id="id_caldav_%s"),
             "google_enabled": bool(settings.GOOGLE_CLIENT_ID),
             "now": timezone.now(),
             "section": "calendars",
@@ -488,38 +487,74 @@ def calendars(request):
     )
 
 
-def _plain_status(connection: CalendarConnection) -> str:
-    if connection.status == CalendarConnection.Status.RECONNECT_NEEDED:
-        return _("Google no longer gives access: connect again.")
-    if connection.status == CalendarConnection.Status.ERROR:
-        return _(
-            "The last attempt to read this calendar failed; its busy time is from the last success."
+def _calendar_entry(connection: CalendarConnection) -> dict:
+    """What the page shows of one connection, in its connector's words."""
+    connector = connectors.of(connection)
+    calendars = connector.calendars(connection) if connector.push_kind else []
+    choice = None
+    if calendars:
+        choice = forms.CalendarChoiceForm(
+            calendars=calendars,
+            with_password="password" in connector.editable,
+            initial={
+                "push_calendar_id": connection.push_calendar_id,
+                "busy_calendar_ids": connection.busy_calendar_ids,
+            },
+            auto_id=f"id_{connection.pk}_%s",
         )
-    if connection.last_success_at is None:
-        return _("Not read yet.")
-    return _("Working.")
+    return {
+        "connection": connection,
+        "label": connector.label,
+        "status": connector.status_text(connection),
+        "choice": choice,
+        # A provider's consent page, not a password, gives access again.
+        "consent_again": not connector.connects_here
+        and connection.status == CalendarConnection.Status.RECONNECT_NEEDED,
+    }
 
 
 @practitioner_required
 @require_POST
 def calendar_add_ics(request):
     form = forms.IcsForm(request.POST)
-    if form.is_valid():
-        try:
-            ics_connection_create(
-                practitioner=request.practitioner,
-                url=form.cleaned_data["url"],
-                name=form.cleaned_data["name"],
-            )
-        except FeedFetchError as exc:
-            messages.error(
-                request, _("This address cannot be used: %(reason)s") % {"reason": _(str(exc))}
-            )
-        else:  # the service asks a worker to read it once this commits
-            messages.success(request, _("Calendar added; its busy time is read now."))
-    else:
+    if not form.is_valid():
         messages.error(request, _("Fill in the address of the calendar."))
+    elif _connect(request, CalendarConnection.Kind.ICS, form.cleaned_data):
+        messages.success(request, _("Calendar added; its busy time is read now."))
     return redirect("workspace:calendars")
+
+
+@practitioner_required
+@require_POST
+def calendar_add_caldav(request):
+    form = forms.CalDAVForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, _("Fill in the server address, your user name and an app password.")
+        )
+    elif _connect(request, CalendarConnection.Kind.CALDAV, form.cleaned_data):
+        messages.success(
+            request, _("Calendar added; its calendars are looked up now (in the background).")
+        )
+    return redirect("workspace:calendars")
+
+
+def _connect(request, kind: str, values: dict) -> bool:
+    """Add a connection of this kind; reading starts after commit, in a worker."""
+    try:
+        connectors.get(kind).connect(
+            practitioner=request.practitioner,
+            user=request.user,
+            values=values,
+            redirect_uri="",
+            now=timezone.now(),
+        )
+    except FeedFetchError as exc:
+        messages.error(
+            request, _("This address cannot be used: %(reason)s") % {"reason": _(str(exc))}
+        )
+        return False
+    return True
 
 
 def _connection_of(request, connection_id) -> CalendarConnection:
@@ -530,12 +565,37 @@ def _connection_of(request, connection_id) -> CalendarConnection:
 @require_POST
 def calendar_sync(request, connection_id):
     connection = _connection_of(request, connection_id)
-    if connection.kind == CalendarConnection.Kind.ICS:
-        tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
-    else:
-        tasks.after_commit(tasks.google_pull, connection.pk)
-    tasks.after_commit(tasks.outbox_drain, connection.pk)
+    connectors.of(connection).sync_soon(connection)
     messages.success(request, _("Synchronising; refresh the page in a moment."))
+    return redirect("workspace:calendars")
+
+
+@practitioner_required
+@require_POST
+def calendar_change(request, connection_id):
+    connection = _connection_of(request, connection_id)
+    connector = connectors.of(connection)
+    form = forms.CalendarChoiceForm(
+        request.POST,
+        calendars=connector.calendars(connection),
+        with_password="password" in connector.editable,
+    )
+    if not form.is_valid():
+        messages.error(request, _("Choose a calendar for the bookings."))
+        return redirect("workspace:calendars")
+    values = {
+        "push_calendar_id": form.cleaned_data["push_calendar_id"],
+        "busy_calendar_ids": form.cleaned_data["busy_calendar_ids"],
+    }
+    if form.cleaned_data.get("password"):
+        values["password"] = form.cleaned_data["password"]
+    try:
+        connector.update(connection=connection, values=values, now=timezone.now())
+    except connectors.Refused as exc:
+        for message in exc.errors.values():
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Calendar choice saved; the calendars are read again now."))
     return redirect("workspace:calendars")
 
 
@@ -543,10 +603,7 @@ def calendar_sync(request, connection_id):
 @require_POST
 def calendar_delete(request, connection_id):
     connection = _connection_of(request, connection_id)
-    if connection.kind == CalendarConnection.Kind.GOOGLE:
-        google_connection_disconnect(connection=connection, now=timezone.now())
-    else:
-        calendar_connection_delete(connection=connection)
+    connectors.of(connection).remove(connection=connection, now=timezone.now())
     messages.success(request, _("Calendar removed, with its busy time."))
     return redirect("workspace:calendars")
 
@@ -557,12 +614,14 @@ def calendar_google(request):
     if not settings.GOOGLE_CLIENT_ID:
         messages.error(request, _("Google Calendar is not set up for this service."))
         return redirect("workspace:calendars")
-    url = google_connect_start(
+    connected = connectors.get(CalendarConnection.Kind.GOOGLE).connect(
         practitioner=request.practitioner,
         user=request.user,
+        values={},
         redirect_uri=request.build_absolute_uri(reverse("google-callback")),
+        now=timezone.now(),
     )
-    return HttpResponseRedirect(url)
+    return HttpResponseRedirect(connected.redirect_to)
 
 
 @practitioner_required

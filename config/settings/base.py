@@ -215,17 +215,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sync.tasks.heartbeat",
         "schedule": HEARTBEAT_INTERVAL_SECONDS,
     },
-    # Each subscribed calendar is fetched when ICS_POLL_MINUTES have passed since its last try.
-    "ics-sync-due": {"task": "sync.tasks.ics_sync_due", "schedule": 60},
+    # Every kind of calendar reads the connections that are due (sync/connectors.py): ICS
+    # feeds every ICS_POLL_MINUTES, Google every GOOGLE_POLL_MINUTES (the fallback behind push
+    # notifications), CalDAV every CALDAV_POLL_MINUTES; and renews what it must hourly
+    # (Google's watch channels).
+    "calendars-read-due": {"task": "sync.tasks.calendars_read_due", "schedule": 60},
+    "calendars-upkeep": {"task": "sync.tasks.calendars_upkeep", "schedule": 3600},
     # Reminders go out 12 to 36 hours ahead, so an hourly run reaches everyone once.
     "reminders": {"task": "sync.tasks.reminders_send", "schedule": 3600},
-    # Sweep the outbox (e-mail and calendar pushes); Google: poll as the fallback to push,
-    # renew watch channels.
+    # Sweep the outbox (e-mail and calendar pushes).
     "outbox-drain": {"task": "sync.tasks.outbox_drain", "schedule": OUTBOX_SWEEP_SECONDS},
-    "google-pull-due": {"task": "sync.tasks.google_pull_due", "schedule": 60},
-    "google-channels-renew": {"task": "sync.tasks.google_channels_renew", "schedule": 3600},
-    # CalDAV: each connection is pulled every CALDAV_POLL_MINUTES (pushes go via the outbox).
-    "caldav-pull-due": {"task": "sync.tasks.caldav_pull_due", "schedule": 60},
     "privacy-retention": {"task": "sync.tasks.privacy_retention", "schedule": 24 * 3600},
     # Key rotation: everything under the newest TOKEN_ENCRYPTION_KEYS key (README).
     "secrets-reencrypt": {"task": "sync.tasks.secrets_reencrypt", "schedule": 7 * 24 * 3600},

@@ -2,11 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from scheduler.models import Practitioner
-from sync import outbox
-from sync.caldav import service as caldav
-from sync.calendars import ics_connection_sync
-from sync.google.pull import google_connection_pull
-from sync.google.watch import channels_renew
+from sync import connectors, outbox
 from sync.models import CalendarConnection
 
 
@@ -23,14 +19,7 @@ class Command(BaseCommand):
                 raise CommandError(f"No practitioner with slug {options['practitioner']!r}.")
             connections = connections.filter(practitioner__slug=options["practitioner"])
         for connection in connections:
-            if connection.kind == CalendarConnection.Kind.ICS:
-                ics_connection_sync(connection=connection, now=timezone.now(), force=True)
-            elif connection.kind == CalendarConnection.Kind.CALDAV:
-                caldav.caldav_connection_sync_now(connection=connection, now=timezone.now())
-            else:
-                outbox.deliver_due(now=timezone.now(), connection_id=connection.pk)
-                google_connection_pull(connection=connection, now=timezone.now())
-                channels_renew(connection=connection, now=timezone.now())
+            connectors.of(connection).sync_now(connection=connection, now=timezone.now())
             connection.refresh_from_db()
             outcome = connection.last_error or connection.status
             label = connection.name or connection.url
