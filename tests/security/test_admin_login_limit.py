@@ -1,10 +1,15 @@
-"""Login lockout (django-axes): per username and address, admin login and API token login."""
+"""Login lockout (django-axes): per username and address (an IPv6 /64 is one address), per
+account across addresses (the practitioner gets one e-mail per lock), admin login and API
+token login."""
+
+from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests import factories
@@ -87,3 +92,92 @@ def test_login_records_are_for_superusers_only(staff):
     client = Client()
     client.force_login(staff)
     assert client.get("/admin/axes/accessattempt/").status_code == 403
+
+
+# --- per account, across addresses (issue 20) ---------------------------------------------
+
+
+@pytest.fixture
+def practitioner_account(settings):
+    """A practitioner with an e-mail address, and the account limit the README documents."""
+    settings.AXES_ACCOUNT_FAILURE_LIMIT = 20
+    person = factories.practitioner()
+    person.email = "praktijk@example.nl"
+    person.save()
+    return person
+
+
+def _lock_mails():
+    """Deliver the outbox; the messages about a locked login."""
+    from django.core import mail
+
+    from sync import outbox
+
+    outbox.deliver_due(now=timezone.now())
+    return [m for m in mail.outbox if "praktijk@example.nl" in m.to]
+
+
+def test_wrong_passwords_from_many_addresses_lock_the_account_everywhere(practitioner_account):
+    """26 addresses, 4 wrong passwords each (never the per-address limit of 5): the account
+    is refused from the 20th failure on, from any address, right password or not."""
+    username = practitioner_account.user.username
+    answers = []
+    for n in range(1, 27):
+        client = Client(REMOTE_ADDR=f"127.0.0.{n}")
+        answers += [admin_login(client, username, "wrong-password").status_code for _ in range(4)]
+    limit = settings.AXES_ACCOUNT_FAILURE_LIMIT
+    assert answers == [200] * (limit - 1) + [429] * (104 - limit + 1)
+    fresh = Client(REMOTE_ADDR="198.51.100.77")
+    assert admin_login(fresh, username, PASSWORD).status_code == 429
+    assert not logged_in(fresh)
+    api = APIClient(REMOTE_ADDR="198.51.100.78")
+    good = {"username": username, "password": PASSWORD}
+    assert api.post("/api/v1/auth/token/", good, format="json").status_code == 429
+    # One e-mail for this lock, however many attempts were refused during it.
+    [message] = _lock_mails()
+    assert "geblokkeerd" in message.subject
+    assert username in message.body and "104" not in message.body
+    # Another account is not affected.
+    other = factories.practitioner()
+    assert (
+        admin_login(Client(REMOTE_ADDR="127.0.0.1"), other.user.username, PASSWORD).status_code
+        == 302
+    )
+
+
+def test_the_account_lock_ends_after_the_cool_off_and_a_new_lock_mails_again(
+    practitioner_account,
+):
+    import time_machine
+
+    username = practitioner_account.user.username
+    limit = settings.AXES_ACCOUNT_FAILURE_LIMIT
+    for n in range(limit):
+        admin_login(Client(REMOTE_ADDR=f"127.0.1.{n + 1}"), username, "wrong-password")
+    assert admin_login(Client(REMOTE_ADDR="127.0.2.1"), username, PASSWORD).status_code == 429
+    assert len(_lock_mails()) == 1
+    later = timezone.now() + settings.AXES_COOLOFF_TIME + timedelta(minutes=1)
+    with time_machine.travel(later, tick=False):
+        assert admin_login(Client(REMOTE_ADDR="127.0.2.1"), username, PASSWORD).status_code == 302
+        for n in range(limit):
+            admin_login(Client(REMOTE_ADDR=f"127.0.3.{n + 1}"), username, "wrong-password")
+        assert admin_login(Client(REMOTE_ADDR="127.0.2.1"), username, PASSWORD).status_code == 429
+        assert len(_lock_mails()) == 2
+
+
+def test_every_address_of_one_ipv6_64_counts_as_one_address(practitioner_account):
+    """26 addresses of one /64, 4 wrong passwords each: the fifth failure locks the /64,
+    as it would lock one IPv4 address; another /64 still logs in (account limit not hit)."""
+    username = practitioner_account.user.username
+    answers = []
+    for n in range(1, 27):
+        client = Client(REMOTE_ADDR=f"2001:db8:1:2::{n:x}")
+        answers += [admin_login(client, username, "wrong-password").status_code for _ in range(4)]
+    pair_limit = settings.AXES_FAILURE_LIMIT
+    assert answers[: pair_limit - 1] == [200] * (pair_limit - 1)
+    assert set(answers[pair_limit - 1 :]) == {429}
+    same_64 = Client(REMOTE_ADDR="2001:db8:1:2:ffff:1:2:3")
+    assert admin_login(same_64, username, PASSWORD).status_code == 429
+    elsewhere = Client(REMOTE_ADDR="2001:db8:1:3::1")
+    assert admin_login(elsewhere, username, PASSWORD).status_code == 302
+    assert _lock_mails() == []  # a locked address is not a locked account: no e-mail
