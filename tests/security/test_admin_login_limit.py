@@ -188,3 +188,30 @@ def test_every_address_of_one_ipv6_64_counts_as_one_address(practitioner_account
     elsewhere = Client(REMOTE_ADDR="2001:db8:1:3::1")
     assert workspace_login(elsewhere, username, PASSWORD).status_code == 302
     assert _lock_mails() == []  # a locked address is not a locked account: no e-mail
+
+
+def test_an_account_limit_of_zero_turns_the_account_lock_off(practitioner_account, settings):
+    settings.AXES_ACCOUNT_FAILURE_LIMIT = 0
+    username = practitioner_account.user.username
+    for n in range(1, 27):
+        client = Client(REMOTE_ADDR=f"127.0.0.{n}")
+        for _ in range(4):
+            assert admin_login(client, username, "wrong-password").status_code == 200
+    assert workspace_login(Client(REMOTE_ADDR="127.0.0.1"), username, PASSWORD).status_code == 302
+    assert _lock_mails() == []
+
+
+def test_the_lock_mail_says_what_happened_in_dutch(practitioner_account):
+    username = practitioner_account.user.username
+    for n in range(settings.AXES_ACCOUNT_FAILURE_LIMIT):
+        admin_login(Client(REMOTE_ADDR=f"192.0.2.{n % 7 + 1}"), username, "wrong-password")
+    [message] = _lock_mails()
+    assert message.subject == "Inloggen op uw account is tijdelijk geblokkeerd"
+    assert (
+        f'is 20 keer geprobeerd met een verkeerd wachtwoord in te loggen op uw account "{username}"'
+        ", vanaf 7 verschillende adressen." in message.body
+    )
+    assert "ook met het juiste wachtwoord" in message.body
+    assert f"python manage.py axes_reset_username {username}" in message.body
+    html = message.alternatives[0][0]
+    assert "verschillende adressen" in html and "<code>" in html
