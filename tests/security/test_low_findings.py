@@ -237,6 +237,15 @@ def test_every_workspace_page_is_sent_with_no_store(practices):
     assert walked == 2 * len(workspace_urls.urlpatterns) >= 2 * 22
 
 
+def test_the_admin_desk_agenda_is_not_stored_either(practices):
+    a, _b = practices
+    day = a.day.isoformat()
+    for url in (f"/admin/agenda/?date={day}", f"/admin/agenda/cancel/{a.booking.pk}/"):
+        response = a.client.get(url)
+        assert response.status_code == 200, url
+        assert "no-store" in response["Cache-Control"], url
+
+
 def test_workspace_pages_with_client_data_are_not_stored_after_a_post(practices):
     a, _b = practices
     moved = a.client.post(f"/praktijk/afspraken/{a.booking.pk}/annuleren/", {"message": ""})
