@@ -27,6 +27,7 @@ from django.core.cache.backends.redis import RedisCache
 from django.core.files import locks
 
 log = logging.getLogger(__name__)
+_last_warning = [-3600.0]  # when Redis was last said to be unavailable (monotonic seconds)
 
 IPV6_PREFIX = 64
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -118,8 +119,11 @@ def _take_on_redis(backend, key: str, now: float, allowed: int, seconds: int):
             _SLIDING_WINDOW, 1, key, repr(now), seconds, allowed, f"{now!r}:{uuid.uuid4().hex}"
         )
     except RedisError as error:
-        # As the cache does (config/cache.py): without Redis the limits wait, requests don't.
-        log.warning("rate limit not counted, cache unavailable: %s", type(error).__name__)
+        # As the cache does (config/cache.py): without Redis the limits wait, requests don't;
+        # one warning a minute says so.
+        if time.monotonic() - _last_warning[0] > 60:
+            _last_warning[0] = time.monotonic()
+            log.warning("rate limits not counted, cache unavailable: %s", type(error).__name__)
         return True, 0.0
     if int(ok):
         return True, 0.0

@@ -102,6 +102,23 @@ def test_a_question_keeps_the_address_its_answer_goes_to(practitioner):
     assert Question.objects.get().email == "cap@example.org"
 
 
+def test_with_redis_down_the_limits_wait_and_requests_go_on(practitioner, settings):
+    """The limits' atomic step on Redis fails open, as the cache itself does (config/cache.py)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.ResilientRedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+    settings.PUBLIC_THROTTLE_RATES = {**settings.PUBLIC_THROTTLE_RATES, "question": "1/hour"}
+    url = f"/p/{practitioner.slug}/question/"
+    for n in range(2):
+        body = {"name": "Vrager", "email": f"v{n}@example.nl", "message": "Vraag?"}
+        assert Client().post(url, body).status_code == 302
+    assert Question.objects.count() == 2
+
+
 # --- wait-list links in the server log ---------------------------------------------------------
 
 
