@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from scheduler.bounds import MAX_DAYS_AHEAD
+from scheduler.emails import email_normalise
 from scheduler.exceptions import (
     BookingNotChangeable,
     IdempotencyKeyReused,
@@ -98,6 +99,8 @@ def booking_create(
     workspace) the type's minimum notice and horizon do not apply.
     """
     fingerprint = _request_fingerprint(appointment_type.pk, start, client, sessions)
+    # Stored and capped as the mail will go: one mailbox, however it was written.
+    email = email_normalise(client.email)
     try:
         with transaction.atomic():
             _lock_practitioner(appointment_type.practitioner_id)
@@ -109,7 +112,7 @@ def booking_create(
                 raise SlotUnavailable("This appointment type cannot be booked.")
             if not by_practitioner:
                 # Under the practitioner's lock: parallel requests cannot all pass the cap.
-                _check_upcoming_cap(appointment_type.practitioner_id, client.email, now)
+                _check_upcoming_cap(appointment_type.practitioner_id, email, now)
             slot, rules = _offered_slot(
                 _as_booked_by(appointment_type, notice_waived=notice_waived),
                 start,
@@ -121,7 +124,7 @@ def booking_create(
                 practitioner_id=appointment_type.practitioner_id,
                 appointment_type=appointment_type,
                 client_name=client.name,
-                client_email=client.email.strip(),
+                client_email=email,
                 client_phone=client.phone,
                 notes=client.notes,
                 language=client.language,
@@ -286,12 +289,13 @@ def practitioner_booking_type(appointment_type: AppointmentType) -> AppointmentT
 
 
 def upcoming_bookings_of_email(*, practitioner_id: int, email: str, now: datetime) -> int:
-    """Live bookings of this e-mail address (case and surrounding spaces aside) with this
-    practitioner that have a session still to end. A series is one booking."""
+    """Live bookings of this e-mail address (in its normal form, scheduler.emails; case
+    aside) with this practitioner that have a session still to end. A series is one
+    booking."""
     return (
         Booking.objects.filter(
             practitioner_id=practitioner_id,
-            client_email__iexact=email.strip(),
+            client_email__iexact=email_normalise(email),
             status=Booking.Status.CONFIRMED,
             sessions__status=Session.Status.CONFIRMED,
             sessions__end__gt=now,

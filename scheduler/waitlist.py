@@ -2,8 +2,10 @@
 
 Rules kept here (the e-mails are sync/waitlist.py's, through the outbox):
 - An entry waits for one appointment type and a range of local dates of the first session
-  (not in the past, latest >= earliest, inside the type's horizon). An address may hold
-  WAITLIST_MAX_ENTRIES_PER_EMAIL waiting entries with one practitioner.
+  (not in the past, latest >= earliest, inside the type's horizon, at most
+  MAX_SLOT_RANGE_DAYS long as for GET /api/v1/slots/). An address (in its normal form,
+  scheduler.emails) may hold WAITLIST_MAX_ENTRIES_PER_EMAIL waiting entries with one
+  practitioner; joins are serialised per practitioner, so parallel ones cannot pass it.
 - A time is offered when it is free as the slot engine sees it (selectors.slot_list: type,
   hours, busy time, notice, horizon; a series only when its whole set fits) and lies outside
   the client change window (booking.client_change_notice()).
@@ -35,9 +37,12 @@ from scheduler.booking import (
     client_change_notice,
     secret_hash,
 )
+from scheduler.bounds import MAX_SLOT_RANGE_DAYS
+from scheduler.emails import email_normalise
 from scheduler.exceptions import SchedulingError, SlotUnavailable
 from scheduler.lifecycle import status_update
 from scheduler.models import AppointmentType, Booking, WaitlistEntry, WaitlistOffer
+from scheduler.practice import practitioner_lock
 from scheduler.selectors import slot_alternatives, slot_list
 from scheduler.signals import waitlist_joined
 from scheduler.types import Slot
@@ -100,6 +105,11 @@ def waitlist_range_check(
             _("Times can be booked up to %(days)d days ahead.")
             % {"days": appointment_type.max_days_ahead}
         ]
+    elif (latest - earliest).days >= MAX_SLOT_RANGE_DAYS:
+        # Joining records every free time of the range as seen: bounded like the slots API.
+        errors["latest"] = [
+            _("The range may span at most %(days)d days.") % {"days": MAX_SLOT_RANGE_DAYS}
+        ]
     if errors:
         raise ValidationError(errors)
 
@@ -117,8 +127,17 @@ def waitlist_join(
     waitlist_range_check(
         appointment_type=appointment_type, earliest=earliest, latest=latest, now=now
     )
-    email = client.email.strip()
+    email = email_normalise(client.email)  # as the cap compares it and the mail goes
+    # What is free now the client has seen: only times freed later are offered. Read before
+    # the lock (it is the slow part): a time booked meanwhile is merely recorded as seen, a
+    # time freed meanwhile is not, and is offered.
+    seen = slot_list(
+        appointment_type=appointment_type, first_day=earliest, last_day=latest, now=now
+    )
     with transaction.atomic():
+        # Joins of one practice wait for each other, so each counts every entry committed
+        # before it.
+        practitioner_lock(appointment_type.practitioner_id)
         limit = settings.WAITLIST_MAX_ENTRIES_PER_EMAIL
         held = WaitlistEntry.objects.filter(
             practitioner_id=appointment_type.practitioner_id,
@@ -143,10 +162,6 @@ def waitlist_join(
         )
         entry.full_clean(exclude=["practitioner", "appointment_type", "booking"])
         entry.save()
-        # What is free now the client has seen: only times freed later are offered.
-        seen = slot_list(
-            appointment_type=appointment_type, first_day=earliest, last_day=latest, now=now
-        )
         WaitlistOffer.objects.bulk_create(
             WaitlistOffer(entry=entry, start=slot.start, created_at=now) for slot in seen
         )

@@ -276,3 +276,32 @@ def reconnect_needed_queue(connection, *, now: datetime):
         language=settings.LANGUAGE_CODE,
         zone=practitioner.timezone,
     )
+
+
+def login_locked_queue(*, user, failures: int, addresses: int, until: datetime, now: datetime):
+    """Tell the owner of an account that its login is locked (api.auth_backends sends this
+    once per lock, in the transaction that records the failure reaching the limit). A
+    practitioner hears it at the practice's address (else the account's, else the
+    service's, as for a broken calendar link); another account at its own address, if any."""
+    practitioner = getattr(user, "practitioner", None)
+    if practitioner is not None:
+        to = practitioner.email or user.email or settings.DEFAULT_FROM_EMAIL
+    else:
+        to = user.email
+    if not to:
+        return None
+    return _queue(
+        practitioner_id=practitioner.pk if practitioner else None,
+        now=now,
+        to=to,
+        template="practitioner_login_locked",
+        context={
+            "username": user.get_username(),
+            "failures": failures,
+            "addresses": addresses,
+            "minutes": round(settings.AXES_COOLOFF_TIME.total_seconds() / 60),
+            "until": until,
+        },
+        language=settings.LANGUAGE_CODE,
+        zone=practitioner.timezone if practitioner else settings.DEFAULT_TIMEZONE,
+    )

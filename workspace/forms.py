@@ -28,6 +28,29 @@ from scheduler.validators import (
 RANGES_PER_DAY = 3
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# The years a date of the workspace may fall in, as the API's dates (api/fields.py) and the
+# pages' date parameters (web/params.py): 9999-12-31 has no next day, and a
+# range walked day by day from it overflowed (a 500).
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+
+class BoundedDateField(forms.DateField):
+    """A date in FIRST_YEAR..LAST_YEAR; any other is a form error, never an overflow."""
+
+    widget = DATE
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.widget.attrs.update(min=f"{FIRST_YEAR}-01-01", max=f"{LAST_YEAR}-12-31")
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise ValidationError(
+                gettext("Choose a date between %(first)d and %(last)d.")
+                % {"first": FIRST_YEAR, "last": LAST_YEAR},
+                code="year",
+            )
 
 
 def _overlap_check(ranges, where) -> None:
@@ -100,8 +123,8 @@ class HoursForm(forms.Form):
 
 class DaysOffForm(forms.Form):
     CLOSED, OTHER = "closed", "other"
-    first = forms.DateField(label=_("First day"), widget=DATE)
-    last = forms.DateField(label=_("Last day (empty for one day)"), required=False, widget=DATE)
+    first = BoundedDateField(label=_("First day"))
+    last = BoundedDateField(label=_("Last day (empty for one day)"), required=False)
     kind = forms.ChoiceField(
         label=_("That day"),
         choices=[(CLOSED, _("Closed")), (OTHER, _("Other hours"))],

@@ -36,14 +36,14 @@ def days_off_save(
     }
     saved = []
     with transaction.atomic():
-        day = first
-        while day <= last:
+        # Never a day past `last`: the day after 9999-12-31 does not exist.
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
             saved.append(
                 date_override_save(
                     practitioner=practitioner, date=day, ranges=ranges, override=existing.get(day)
                 )
             )
-            day += timedelta(days=1)
     return saved
 
 

@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.decorators.cache import never_cache
 
 from workspace import views
 
@@ -30,3 +31,10 @@ urlpatterns = [
     path("vragen/", views.questions, name="questions"),
     path("vragen/<int:question_id>/", views.question_detail, name="question"),
 ]
+
+# Every workspace page shows the practice's or its clients' data (the agenda, a booking, a
+# question, the calendars with their feed secrets), and the rest redirect to those: none
+# may be kept by a browser's back button, a shared computer's cache or a proxy. Applied to
+# every route here, so a page added later is covered too (tests walk this list).
+for _route in urlpatterns:
+    _route.callback = never_cache(_route.callback)

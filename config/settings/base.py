@@ -133,15 +133,21 @@ AUTHENTICATION_BACKENDS = [
     "api.auth_backends.LoginLockoutBackend",
     "api.auth_backends.PasswordBackend",
 ]
-# Login lockout (admin and POST /api/v1/auth/token/): after AXES_FAILURE_LIMIT failures for
-# one username from one address, that pair is refused, right password or not, for
-# AXES_COOLOFF_MINUTES. A successful login clears the count.
+# Login lockout (admin, workspace and POST /api/v1/auth/token/), api/auth_backends.py:
+# after AXES_FAILURE_LIMIT failures for one username from one address (an IPv6 /64 is one
+# address), that pair is refused, right password or not; after AXES_ACCOUNT_FAILURE_LIMIT
+# failures for one username from any addresses, the account is refused from everywhere
+# and its owner gets one e-mail per lock. Both last until AXES_COOLOFF_MINUTES have passed
+# since the last failure. A successful login clears that address's count.
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_ACCOUNT_FAILURE_LIMIT = env.int("AXES_ACCOUNT_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# The client address as the throttles see it (X-Forwarded-For behind NUM_PROXIES proxies).
+AXES_HANDLER = "api.auth_backends.LoginLockoutHandler"
+# The client address as the throttles see it (X-Forwarded-For behind NUM_PROXIES proxies,
+# an IPv6 /64 as one address).
 AXES_CLIENT_IP_CALLABLE = "api.auth_backends.client_address"
 AXES_HTTP_RESPONSE_CODE = 429
 

@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 
 from scheduler.agenda import agenda_days, agenda_window
 from scheduler.booking import booking_cancel
@@ -38,6 +39,7 @@ def _practitioner(request) -> Practitioner | None:
     return chosen.first()
 
 
+@never_cache  # client names and times: like every admin page, never kept by a cache
 @staff_member_required
 def agenda(request):
     """One day or one week of sessions, in the practitioner's zone."""
@@ -62,6 +64,7 @@ def agenda(request):
     return render(request, "admin/scheduler/agenda.html", context)
 
 
+@never_cache
 @staff_member_required
 def quick_cancel(request, booking_id: int):
     """Cancel a booking now (no cancellation window) and tell the client, with a message."""
