@@ -10,8 +10,9 @@ the address typed. The walk:
    asked again at `/.well-known/caldav`.
 2. Redirects are followed here, hop by hop, as the same PROPFIND with its body: requests
    would turn a 302 into a GET and send a 301 on without its body, and RFC 6764 section 5
-   asks for the request to be repeated at the new place. A hop from https to http is
-   refused (the password would travel in clear).
+   asks for the request to be repeated at the new place. The credentials go along (the
+   server the practitioner named says where its CalDAV lives; each hop still passes the
+   address checks), but never from https down to http, where they would travel in clear.
 3. The home is the `calendar-home-set` the answer holds (the URL was the principal), else
    the one of its `current-user-principal` (one more PROPFIND). It may be on another host
    (iCloud serves each account's calendars from a host of its own), which gets the
@@ -44,6 +45,10 @@ NOT_FOUND = "No CalDAV calendars were found at this address."
 WELL_KNOWN = "/.well-known/caldav"
 
 
+class RedirectRefused(DavError):
+    """A redirect discovery will not follow (a loop, https to http): said as it is."""
+
+
 @dataclass(frozen=True)
 class Calendar:
     url: str
@@ -66,16 +71,20 @@ class Account:
 def calendar_home_find(*, url: str, dav: Dav) -> str:
     """The calendar home URL of the account, starting from `url`.
 
-    AuthRefused and Transient (from Dav) pass through; anything else that does not lead to
-    a home is DavError(NOT_FOUND)."""
+    AuthRefused and Transient (from Dav) pass through, and so does a refused redirect;
+    anything else that does not lead to a home is DavError(NOT_FOUND)."""
+    refused = None
     for start in _starts(url):
         try:
             home = _home_from(dav, start)
+        except RedirectRefused as exc:
+            refused = exc
+            continue
         except DavError:  # not a DAV resource here (404, 405, a web page, odd XML)
             continue
         if home:
             return home
-    raise DavError(NOT_FOUND)
+    raise refused or DavError(NOT_FOUND)
 
 
 def calendars_list(*, home_url: str, dav: Dav) -> list[Calendar]:
@@ -109,16 +118,16 @@ def propfind(dav: Dav, url: str, props: str, depth: str = "0") -> Answer:
         if answer.status not in REDIRECTS:
             return answer
         url = redirect_target(url, _header(answer, "Location"))
-    raise DavError("The calendar server sent too many redirects.")
+    raise RedirectRefused("The calendar server sent too many redirects.")
 
 
 def redirect_target(url: str, location: str) -> str:
     """Where a redirect from `url` to `location` leads; never from https down to http."""
     if not location:
-        raise DavError("The calendar server sent a redirect without an address.")
+        raise RedirectRefused("The calendar server sent a redirect without an address.")
     following = urljoin(url, location)
     if urlsplit(url).scheme.lower() == "https" and urlsplit(following).scheme.lower() != "https":
-        raise DavError("The calendar server redirected to an address without https.")
+        raise RedirectRefused("The calendar server redirected to an address without https.")
     return following
 
 

@@ -134,13 +134,13 @@ def test_well_known_redirect_to_another_host(radicale, proxy, entry):
     assert walk(proxy)[0] == ("PROPFIND", "/")
 
 
-def test_a_redirect_loop_ends_as_no_calendars(radicale, entry, settings):
+def test_a_redirect_loop_ends_after_the_allowed_hops_and_says_so(radicale, entry, settings):
     user, password = radicale.account
     settings.ICS_MAX_REDIRECTS = 3
     entry.redirect_to = "/.well-known/caldav"
     with pytest.raises(DavError) as failed:
         discover(entry.url + "/.well-known/caldav", user, password)
-    assert str(failed.value) == NOT_FOUND
+    assert str(failed.value) == "The calendar server sent too many redirects."
     assert len(entry.seen) == 4  # the first request and three hops, no more
 
 
