@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from scheduler.privacy import client_data_anonymise_expired
@@ -66,9 +66,19 @@ def worker_heartbeat_recent(*, now) -> datetime | None:
     return seen if seen is not None and now - seen <= allowed else None
 
 
-@shared_task(name="sync.tasks.heartbeat", ignore_result=True)
+@shared_task(
+    name="sync.tasks.heartbeat",
+    ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    retry_kwargs={"max_retries": 12, "countdown": 5},
+)
 def heartbeat() -> None:
-    """Run by beat: shows that the schedule fires and a worker executes it."""
+    """Run by beat: shows that the schedule fires and a worker executes it.
+
+    Beat sends one as it starts (config/celery_app.py). compose starts web's `migrate`,
+    the worker and beat at once, so on a first deploy that one may come before the table
+    exists: a database error is tried again every 5 s for a minute rather than leaving
+    /health/ at 503 until the next interval."""
     Heartbeat.objects.update_or_create(name=WORKER_HEARTBEAT, defaults={"seen_at": timezone.now()})
 
 
