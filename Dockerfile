@@ -1,4 +1,7 @@
 # A slim image that runs as a non-root user; compose runs web, worker and beat from it.
+# Every application package is copied (tests/test_deploy.py checks it against INSTALLED_APPS
+# and pyproject's packages); `pip install .` alone brings every dependency (scripts/ci-production
+# runs the service from exactly that, as compose starts it).
 FROM python:3.11-slim AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gettext && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
@@ -7,12 +10,12 @@ COPY config ./config
 COPY scheduler ./scheduler
 COPY api ./api
 COPY sync ./sync
+COPY web ./web
+COPY workspace ./workspace
 COPY locale ./locale
 COPY templates ./templates
 COPY manage.py ./
 RUN pip install --no-cache-dir --prefix=/install . \
- && rm -f /install/lib/python3.11/site-packages/urllib3_future.pth \
- && pip install --no-cache-dir --prefix=/install --force-reinstall --no-deps "urllib3==2.8.0" \
  && PYTHONPATH=/install/lib/python3.11/site-packages python manage.py compilemessages -v0
 
 FROM python:3.11-slim

@@ -9,11 +9,6 @@ $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
-	# caldav's niquests brings urllib3-future, whose .pth copies it over urllib3 at every
-	# start; the pinned outbound HTTP (sync/outbound.py) is built on upstream urllib3:
-	# remove the hook and put urllib3 back (niquests keeps its own urllib3_future).
-	rm -f $(VENV)/lib/python*/site-packages/urllib3_future.pth
-	$(BIN)/pip install --quiet --force-reinstall --no-deps "urllib3==2.8.0"
 	touch $(BIN)/activate
 
 locale/nl/LC_MESSAGES/django.mo: locale/nl/LC_MESSAGES/django.po $(BIN)/activate

@@ -4,8 +4,3 @@ from django.apps import AppConfig
 class ApiConfig(AppConfig):
     name = "api"
     verbose_name = "API"
-
-    def ready(self):
-        from api import tokens
-
-        tokens.connect()

@@ -1,13 +1,14 @@
 """Per-address limits for the public API; THROTTLE_ENABLED=0 turns them off.
 
-Counted as the booking page counts (scheduler/page/limits.py): per IPv4 address or IPv6
-/64, under the same cache keys, so page and API share one limit per scope.
+Counted as the booking page counts (web/limits.py): per IPv4 address or IPv6
+/64, under the same cache keys and with the same atomic step, so page and API share one
+limit per scope and parallel requests cannot pass it together.
 """
 
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from scheduler.page.limits import cache_key, client_network
+from web.limits import cache_key, client_network, limit_take
 
 
 class PublicThrottle(SimpleRateThrottle):
@@ -19,7 +20,12 @@ class PublicThrottle(SimpleRateThrottle):
     def allow_request(self, request, view):
         if not settings.THROTTLE_ENABLED:
             return True
-        return super().allow_request(request, view)
+        # Not DRF's own read-then-write of the history: one atomic step, shared with the page.
+        allowed, self._wait = limit_take(self.scope, self.get_ident(request))
+        return allowed
+
+    def wait(self):
+        return self._wait
 
     def get_ident(self, request):
         # DRF's ident honours NUM_PROXIES (X-Forwarded-For) and falls back to REMOTE_ADDR.

@@ -14,7 +14,7 @@ from api.v1 import (
     slots,
     waitlist,
 )
-from scheduler.page import converters  # noqa: F401 - registers <manage_token:...>
+from web import converters  # noqa: F401 - registers <manage_token:...>
 
 v1 = [
     path("auth/token/", auth.AuthTokenApi.as_view(), name="auth-token"),

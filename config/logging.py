@@ -1,9 +1,11 @@
 """Structured logs: one JSON object a line, with the request id, and no secrets in paths.
 
-Manage tokens and feed secrets live in URLs, and query strings may hold anything (an
-e-mail address to export, a feed's key), so every message and argument is scrubbed of them
-before it is written, whichever logger (Django, gunicorn, Celery) produced it: secret path
-segments become [redacted], and so does every query string after a path or URL.
+Manage tokens, wait-list leave and claim tokens and feed secrets live in URLs, and query
+strings may hold anything (an e-mail address to export, a feed's key), so every message
+and argument is scrubbed of them before it is written, whichever logger (Django, gunicorn,
+Celery) produced it: secret path segments become [redacted], and so does every query string
+after a path or URL. tests/security/test_low_findings.py walks the URLconf: a new path
+that carries a token fails there until it is listed here.
 """
 
 import contextvars
@@ -15,7 +17,13 @@ from datetime import UTC, datetime
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
-_SECRET_PATHS = re.compile(r"(/(?:manage|feeds)/)[A-Za-z0-9_\-]{8,}")
+# The path segment after each of these is a secret, unless it is one of our own route words
+# (/praktijk/agendas/feeds/vernieuwen/ is the workspace's, and stays readable).
+_SECRET_PREFIXES = ("manage", "feeds", "waitlist/claim", "waitlist")
+_ROUTE_WORDS = ("vernieuwen",)
+_SECRET_PATHS = re.compile(
+    rf"(/(?:{'|'.join(_SECRET_PREFIXES)})/)(?!(?:{'|'.join(_ROUTE_WORDS)})/)[A-Za-z0-9_\-]{{8,}}"
+)
 # "?" right after a path ("/x/?a=b", "https://host?a=b") up to a space or quote.
 _QUERY_STRINGS = re.compile(r"((?:/|://[^\s/?\"']+)[^\s?\"']*)\?[^\s\"']+")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")

@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from api.urls import urlpatterns as api_docs
 from api.urls import v1
-from scheduler import desk
+from scheduler.admin import desk
 from scheduler.page import urls as page_urls
 from sync import urls as sync_urls
 from sync.health import HealthView

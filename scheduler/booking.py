@@ -22,14 +22,16 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from scheduler.bounds import MAX_DAYS_AHEAD
+from scheduler.emails import email_normalise
 from scheduler.exceptions import (
     BookingNotChangeable,
     IdempotencyKeyReused,
     SlotUnavailable,
     TooManyBookings,
 )
+from scheduler.lifecycle import status_move
 from scheduler.models import AppointmentType, Booking, Session
-from scheduler.practice import schedule_changed
+from scheduler.practice import practitioner_lock, schedule_changed
 from scheduler.selectors import slot_choose
 from scheduler.signals import booking_cancelled, booking_created, booking_rescheduled
 from scheduler.slots import InvalidSessions, blocked_span
@@ -56,17 +58,15 @@ class BookingResult:
     replayed: bool = False
 
 
-def manage_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def idempotency_key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+def secret_hash(secret: str) -> str:
+    """How a secret the client holds is stored and looked up: manage, leave-the-list and
+    claim tokens, Idempotency-Keys. The secret itself is never stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def booking_by_manage_token(token: str) -> Booking | None:
     """The booking a manage token opens, or None. The token is compared by its hash only."""
-    digest = manage_token_hash(token)
+    digest = secret_hash(token)
     booking = Booking.objects.filter(manage_token_hash=digest).first()
     if booking is None or not hmac.compare_digest(booking.manage_token_hash, digest):
         return None
@@ -99,6 +99,8 @@ def booking_create(
     workspace) the type's minimum notice and horizon do not apply.
     """
     fingerprint = _request_fingerprint(appointment_type.pk, start, client, sessions)
+    # Stored and capped as the mail will go: one mailbox, however it was written.
+    email = email_normalise(client.email)
     try:
         with transaction.atomic():
             _lock_practitioner(appointment_type.practitioner_id)
@@ -110,7 +112,7 @@ def booking_create(
                 raise SlotUnavailable("This appointment type cannot be booked.")
             if not by_practitioner:
                 # Under the practitioner's lock: parallel requests cannot all pass the cap.
-                _check_upcoming_cap(appointment_type.practitioner_id, client.email, now)
+                _check_upcoming_cap(appointment_type.practitioner_id, email, now)
             slot, rules = _offered_slot(
                 _as_booked_by(appointment_type, notice_waived=notice_waived),
                 start,
@@ -122,12 +124,12 @@ def booking_create(
                 practitioner_id=appointment_type.practitioner_id,
                 appointment_type=appointment_type,
                 client_name=client.name,
-                client_email=client.email.strip(),
+                client_email=email,
                 client_phone=client.phone,
                 notes=client.notes,
                 language=client.language,
-                manage_token_hash=manage_token_hash(token),
-                idempotency_key=idempotency_key_hash(idempotency_key) if idempotency_key else None,
+                manage_token_hash=secret_hash(token),
+                idempotency_key_hash=secret_hash(idempotency_key) if idempotency_key else None,
                 manage_token_sealed=_seal(token, idempotency_key) if idempotency_key else "",
                 request_fingerprint=fingerprint,
                 created_at=now,
@@ -177,11 +179,11 @@ def booking_cancel(
             raise BookingNotChangeable("This booking has already taken place.")
         _check_notice(upcoming[0].start, now, notice)
         for session in upcoming:
-            session.status = Session.Status.CANCELLED
+            status_move(session, Session.Status.CANCELLED)
             session.sequence += 1
             session.updated_at = now
         Session.objects.bulk_update(upcoming, ["status", "sequence", "updated_at"])
-        booking.status = Booking.Status.CANCELLED
+        status_move(booking, Booking.Status.CANCELLED)
         booking.cancelled_at = now
         booking.updated_at = now
         booking.save(update_fields=["status", "cancelled_at", "updated_at"])
@@ -233,13 +235,16 @@ def booking_reschedule(
             if [(s.start, s.end) for s in sessions] == [(n.start, n.end) for n in slot.sessions]:
                 return booking
             # Free the old rows first so that, inside this transaction, a moved session
-            # never collides with an old one of the same booking.
-            Session.objects.filter(booking=booking).update(status=Session.Status.CANCELLED)
+            # never collides with an old one of the same booking; each is taken again at
+            # its new time below.
+            for session in sessions:
+                status_move(session, Session.Status.CANCELLED)
+            Session.objects.bulk_update(sessions, ["status"])
             for session, new in zip(sessions, slot.sessions, strict=True):
                 blocked = blocked_span(rules, new)
                 session.start, session.end = new.start, new.end
                 session.blocked_start, session.blocked_end = blocked.start, blocked.end
-                session.status = Session.Status.CONFIRMED
+                status_move(session, Session.Status.CONFIRMED)
                 session.sequence += 1
                 session.updated_at = now
                 session.reminder_sent_at = None  # a moved appointment gets its own reminder
@@ -284,12 +289,13 @@ def practitioner_booking_type(appointment_type: AppointmentType) -> AppointmentT
 
 
 def upcoming_bookings_of_email(*, practitioner_id: int, email: str, now: datetime) -> int:
-    """Live bookings of this e-mail address (case and surrounding spaces aside) with this
-    practitioner that have a session still to end. A series is one booking."""
+    """Live bookings of this e-mail address (in its normal form, scheduler.emails; case
+    aside) with this practitioner that have a session still to end. A series is one
+    booking."""
     return (
         Booking.objects.filter(
             practitioner_id=practitioner_id,
-            client_email__iexact=email.strip(),
+            client_email__iexact=email_normalise(email),
             status=Booking.Status.CONFIRMED,
             sessions__status=Session.Status.CONFIRMED,
             sessions__end__gt=now,
@@ -310,8 +316,8 @@ def _check_upcoming_cap(practitioner_id: int, email: str, now: datetime) -> None
 
 def _lock_practitioner(practitioner_id: int) -> None:
     # Serialises writes for one practitioner, so the re-check below sees every earlier
-    # booking; the same UPDATE marks cached slots stale. (On SQLite the IMMEDIATE
-    # transaction already serialises.)
+    # booking; what follows changes slots, so cached ones are stale.
+    practitioner_lock(practitioner_id)
     schedule_changed(practitioner_id)
 
 
@@ -388,7 +394,7 @@ def _check_notice(next_start: datetime, now: datetime, notice: timedelta) -> Non
 
 
 def _booking_by_idempotency_key(key: str) -> Booking | None:
-    return Booking.objects.filter(idempotency_key=idempotency_key_hash(key)).first()
+    return Booking.objects.filter(idempotency_key_hash=secret_hash(key)).first()
 
 
 def _replay(earlier: Booking, fingerprint: str, key: str) -> BookingResult:

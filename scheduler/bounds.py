@@ -8,3 +8,7 @@ MAX_DAYS_AHEAD = 730
 MAX_SERIES_SESSIONS = 12
 MAX_SERIES_OFFSET_DAYS = 365
 MAX_SERIES_WINDOW_DAYS = 14
+# The longest range of dates whose free times one request may compute: GET /api/v1/slots/
+# (`end` - `start` < this) and a wait-list join (which records every free time of its range
+# as seen). A year of five-minute slots took 3.45 s to store; 62 days covers a month view.
+MAX_SLOT_RANGE_DAYS = 62

@@ -25,6 +25,10 @@ class BookingNotChangeable(SchedulingError):
     default_detail = "This booking can no longer be changed."
 
 
+class StatusMoveRefused(BookingNotChangeable):
+    """A status change its lifecycle (scheduler/lifecycle.py) does not allow."""
+
+
 class IdempotencyKeyReused(SchedulingError):
     code = "idempotency_key_reused"
     status_code = 422

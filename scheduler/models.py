@@ -20,6 +20,7 @@ from scheduler.bounds import (
     MAX_NOTICE_MINUTES,
     MAX_SESSION_MINUTES,
 )
+from scheduler.lifecycle import BookingStatus, SessionStatus, WaitlistStatus
 
 
 def validate_timezone(value: str) -> None:
@@ -194,9 +195,7 @@ class AppointmentType(models.Model):
 
 
 class Booking(models.Model):
-    class Status(models.TextChoices):
-        CONFIRMED = "confirmed", _("confirmed")
-        CANCELLED = "cancelled", _("cancelled")
+    Status = BookingStatus  # its moves: scheduler/lifecycle.py
 
     class Language(models.TextChoices):
         DUTCH = "nl", "Nederlands"
@@ -217,7 +216,7 @@ class Booking(models.Model):
     # sha256 of the client's manage token; the token itself is never stored.
     manage_token_hash = models.CharField(max_length=64, unique=True)
     # sha256 of the client's Idempotency-Key, and the manage token sealed with that key.
-    idempotency_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    idempotency_key_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     manage_token_sealed = models.TextField(blank=True)
     # sha256 of the canonical request, to tell a replay from a reuse of the key.
     request_fingerprint = models.CharField(max_length=64, blank=True)
@@ -244,9 +243,7 @@ class Session(models.Model):
     of one practitioner whose blocked ranges overlap.
     """
 
-    class Status(models.TextChoices):
-        CONFIRMED = "confirmed", _("confirmed")
-        CANCELLED = "cancelled", _("cancelled")
+    Status = SessionStatus  # its moves: scheduler/lifecycle.py
 
     booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="sessions")
     # Copied from the booking so that the exclusion constraint can see it.
@@ -344,11 +341,7 @@ class WaitlistEntry(models.Model):
     """A client waiting for a time of one appointment type whose first session falls on a
     local date in [earliest, latest]; offered freed times by e-mail (sync/waitlist.py)."""
 
-    class Status(models.TextChoices):
-        WAITING = "waiting"
-        CLAIMED = "claimed"  # won an offered time: `booking` holds it
-        LEFT = "left"
-        EXPIRED = "expired"
+    Status = WaitlistStatus  # its moves: scheduler/lifecycle.py
 
     practitioner = models.ForeignKey(
         Practitioner, on_delete=models.CASCADE, related_name="waitlist_entries"

@@ -33,6 +33,16 @@ def schedule_changed(practitioner_id: int) -> None:
     )
 
 
+def practitioner_lock(practitioner_id: int) -> Practitioner | None:
+    """Lock the practitioner's row until the transaction ends; the practitioner, or None if
+    there is none.
+
+    Every write that must see all earlier bookings of one practitioner takes it first
+    (booking, cancelling, rescheduling, the wait list's offers), so they run one at a time.
+    On SQLite the IMMEDIATE transaction already serialises writes."""
+    return Practitioner.objects.select_for_update().filter(pk=practitioner_id).first()
+
+
 def practitioner_create(
     *,
     username: str,

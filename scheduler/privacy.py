@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from scheduler.booking import booking_cancel
+from scheduler.emails import email_normalise
 from scheduler.models import Booking, Practitioner, Question, WaitlistEntry
 from scheduler.signals import booking_anonymised
 
@@ -38,6 +39,7 @@ def client_data_anonymise_expired(*, now: datetime, retention: timedelta) -> dic
 
 def client_data_export(*, practitioner: Practitioner, email: str) -> dict:
     """Everything the practice holds about one client (by e-mail address), as data."""
+    email = email_normalise(email)  # as stored, however the request writes it
     bookings = (
         Booking.objects.filter(practitioner=practitioner, client_email__iexact=email)
         .select_related("appointment_type")
@@ -80,6 +82,7 @@ def client_data_export(*, practitioner: Practitioner, email: str) -> dict:
 def client_data_erase(*, practitioner: Practitioner, email: str, now: datetime) -> dict[str, int]:
     """Forget one client: cancel what is still to come, anonymise every booking, delete
     their questions."""
+    email = email_normalise(email)  # as stored, however the request writes it
     bookings = Booking.objects.filter(practitioner=practitioner, client_email__iexact=email)
     # One transaction: all of it or none. The cancellation notices are written (to the
     # client's real address, in the outbox) before the address is anonymised.
@@ -103,7 +106,7 @@ def _anonymise(bookings, now: datetime) -> int:
         booking.client_email = f"anonymised-{booking.pk}@invalid"
         booking.client_phone = ""
         booking.notes = ""
-        booking.idempotency_key = None
+        booking.idempotency_key_hash = None
         booking.manage_token_sealed = ""
         booking.request_fingerprint = ""
         booking.anonymised_at = now

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from scheduler.emails import email_normalise
 from scheduler.models import Practitioner, Question
 from scheduler.signals import question_received
 
@@ -22,7 +23,7 @@ def question_create(
         question = Question(
             practitioner=practitioner,
             name=name,
-            email=email,
+            email=email_normalise(email),  # where the answer will go
             message=message,
             language=language,
             created_at=now,

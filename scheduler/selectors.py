@@ -7,6 +7,7 @@ from scheduler.models import (
     AppointmentType,
     BusyBlock,
     DateOverride,
+    Practitioner,
     Session,
     WeeklyRule,
 )
@@ -24,6 +25,7 @@ from scheduler.types import (
     SlotInputs,
     SlotRules,
     WallRange,
+    WorkingHours,
     series_from_json,
 )
 
@@ -35,13 +37,9 @@ def appointment_type_series(appointment_type: AppointmentType) -> tuple[SessionS
     return (SessionSpec(0, timedelta(minutes=appointment_type.duration_minutes)),)
 
 
-def slot_rules(*, appointment_type: AppointmentType, first_day: date, last_day: date) -> SlotRules:
-    """The practitioner's hours and the type's rules, with overrides for the days from
-    first_day to the last session of a series starting on last_day."""
-    practitioner = appointment_type.practitioner
-    series = appointment_type_series(appointment_type)
-    through = last_day + timedelta(days=max(spec.latest_day for spec in series))
-
+def working_hours(*, practitioner: Practitioner, first_day: date, last_day: date) -> WorkingHours:
+    """The practitioner's weekly hours, with the other hours of the dates from first_day to
+    last_day (a day off: no ranges)."""
     weekly: dict[int, list[WallRange]] = defaultdict(list)
     for weekday, begin, finish in WeeklyRule.objects.filter(practitioner=practitioner).values_list(
         "weekday", "start", "end"
@@ -51,16 +49,31 @@ def slot_rules(*, appointment_type: AppointmentType, first_day: date, last_day: 
     overrides: dict[date, list[WallRange]] = {}
     # One query: a closed day comes back once with null times (no ranges to join).
     for day, begin, finish in DateOverride.objects.filter(
-        practitioner=practitioner, date__range=(first_day, through)
+        practitioner=practitioner, date__range=(first_day, last_day)
     ).values_list("date", "ranges__start", "ranges__end"):
         day_ranges = overrides.setdefault(day, [])
         if begin is not None:
             day_ranges.append(WallRange(begin, finish))
 
-    return SlotRules(
+    return WorkingHours(
         timezone=practitioner.zone,
         weekly={day: tuple(sorted(ranges, key=_by_start)) for day, ranges in weekly.items()},
         overrides={day: tuple(sorted(ranges, key=_by_start)) for day, ranges in overrides.items()},
+    )
+
+
+def slot_rules(*, appointment_type: AppointmentType, first_day: date, last_day: date) -> SlotRules:
+    """The practitioner's hours and the type's rules, with overrides for the days from
+    first_day to the last session of a series starting on last_day."""
+    series = appointment_type_series(appointment_type)
+    through = last_day + timedelta(days=max(spec.latest_day for spec in series))
+    hours = working_hours(
+        practitioner=appointment_type.practitioner, first_day=first_day, last_day=through
+    )
+    return SlotRules(
+        timezone=hours.timezone,
+        weekly=hours.weekly,
+        overrides=hours.overrides,
         series=series,
         buffer_before=timedelta(minutes=appointment_type.buffer_before_minutes),
         buffer_after=timedelta(minutes=appointment_type.buffer_after_minutes),

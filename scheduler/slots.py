@@ -142,9 +142,7 @@ def blocked_span(rules: SlotRules, session: Interval) -> Interval:
 
 def working_ranges(rules: SlotRules, day: date) -> tuple[WallRange, ...]:
     """The wall-clock working ranges of one local date, after overrides."""
-    if day in rules.overrides:
-        return rules.overrides[day]
-    return rules.weekly.get(day.weekday(), ())
+    return rules.ranges(day)
 
 
 def resolve_local(day: date, at: time, tz: ZoneInfo) -> datetime | None:

@@ -60,13 +60,26 @@ class SessionSpec:
 
 
 @dataclass(frozen=True)
-class SlotRules:
-    """Everything about a practitioner and an appointment type that decides slots."""
+class WorkingHours:
+    """A practitioner's hours: ranges by weekday (0 = Monday), and dates that differ."""
 
     timezone: ZoneInfo
     weekly: Mapping[int, tuple[WallRange, ...]]
     # A date present here replaces that weekday's rules; an empty tuple closes the day.
     overrides: Mapping[date, tuple[WallRange, ...]]
+
+    def ranges(self, day: date) -> tuple[WallRange, ...]:
+        """The wall-clock working ranges of one local date, after overrides."""
+        if day in self.overrides:
+            return self.overrides[day]
+        return self.weekly.get(day.weekday(), ())
+
+
+@dataclass(frozen=True)
+class SlotRules(WorkingHours):
+    """Everything about a practitioner and an appointment type that decides slots: the
+    hours, and the type's rules."""
+
     series: tuple[SessionSpec, ...]
     buffer_before: timedelta
     buffer_after: timedelta

@@ -2,8 +2,10 @@
 
 Rules kept here (the e-mails are sync/waitlist.py's, through the outbox):
 - An entry waits for one appointment type and a range of local dates of the first session
-  (not in the past, latest >= earliest, inside the type's horizon). An address may hold
-  WAITLIST_MAX_ENTRIES_PER_EMAIL waiting entries with one practitioner.
+  (not in the past, latest >= earliest, inside the type's horizon, at most
+  MAX_SLOT_RANGE_DAYS long as for GET /api/v1/slots/). An address (in its normal form,
+  scheduler.emails) may hold WAITLIST_MAX_ENTRIES_PER_EMAIL waiting entries with one
+  practitioner; joins are serialised per practitioner, so parallel ones cannot pass it.
 - A time is offered when it is free as the slot engine sees it (selectors.slot_list: type,
   hours, busy time, notice, horizon; a series only when its whole set fits) and lies outside
   the client change window (booking.client_change_notice()).
@@ -33,10 +35,14 @@ from scheduler.booking import (
     ClientDetails,
     booking_create,
     client_change_notice,
-    manage_token_hash,
+    secret_hash,
 )
+from scheduler.bounds import MAX_SLOT_RANGE_DAYS
+from scheduler.emails import email_normalise
 from scheduler.exceptions import SchedulingError, SlotUnavailable
+from scheduler.lifecycle import status_update
 from scheduler.models import AppointmentType, Booking, WaitlistEntry, WaitlistOffer
+from scheduler.practice import practitioner_lock
 from scheduler.selectors import slot_alternatives, slot_list
 from scheduler.signals import waitlist_joined
 from scheduler.types import Slot
@@ -99,6 +105,11 @@ def waitlist_range_check(
             _("Times can be booked up to %(days)d days ahead.")
             % {"days": appointment_type.max_days_ahead}
         ]
+    elif (latest - earliest).days >= MAX_SLOT_RANGE_DAYS:
+        # Joining records every free time of the range as seen: bounded like the slots API.
+        errors["latest"] = [
+            _("The range may span at most %(days)d days.") % {"days": MAX_SLOT_RANGE_DAYS}
+        ]
     if errors:
         raise ValidationError(errors)
 
@@ -116,8 +127,17 @@ def waitlist_join(
     waitlist_range_check(
         appointment_type=appointment_type, earliest=earliest, latest=latest, now=now
     )
-    email = client.email.strip()
+    email = email_normalise(client.email)  # as the cap compares it and the mail goes
+    # What is free now the client has seen: only times freed later are offered. Read before
+    # the lock (it is the slow part): a time booked meanwhile is merely recorded as seen, a
+    # time freed meanwhile is not, and is offered.
+    seen = slot_list(
+        appointment_type=appointment_type, first_day=earliest, last_day=latest, now=now
+    )
     with transaction.atomic():
+        # Joins of one practice wait for each other, so each counts every entry committed
+        # before it.
+        practitioner_lock(appointment_type.practitioner_id)
         limit = settings.WAITLIST_MAX_ENTRIES_PER_EMAIL
         held = WaitlistEntry.objects.filter(
             practitioner_id=appointment_type.practitioner_id,
@@ -136,16 +156,12 @@ def waitlist_join(
             language=client.language,
             earliest=earliest,
             latest=latest,
-            manage_token_hash=manage_token_hash(token),
+            manage_token_hash=secret_hash(token),
             created_at=now,
             updated_at=now,
         )
         entry.full_clean(exclude=["practitioner", "appointment_type", "booking"])
         entry.save()
-        # What is free now the client has seen: only times freed later are offered.
-        seen = slot_list(
-            appointment_type=appointment_type, first_day=earliest, last_day=latest, now=now
-        )
         WaitlistOffer.objects.bulk_create(
             WaitlistOffer(entry=entry, start=slot.start, created_at=now) for slot in seen
         )
@@ -155,7 +171,7 @@ def waitlist_join(
 
 def waitlist_entry_by_token(token: str) -> WaitlistEntry | None:
     """The entry a leave-the-list token opens, or None. Compared by its hash only."""
-    digest = manage_token_hash(token)
+    digest = secret_hash(token)
     entry = (
         WaitlistEntry.objects.select_related("appointment_type", "practitioner")
         .filter(manage_token_hash=digest)
@@ -168,8 +184,8 @@ def waitlist_entry_by_token(token: str) -> WaitlistEntry | None:
 
 def waitlist_leave(*, entry: WaitlistEntry, now: datetime) -> WaitlistEntry:
     """Take a waiting entry off the list (nothing more is offered); otherwise no change."""
-    WaitlistEntry.objects.filter(pk=entry.pk, status=WaitlistEntry.Status.WAITING).update(
-        status=WaitlistEntry.Status.LEFT, updated_at=now
+    status_update(
+        WaitlistEntry.objects.filter(pk=entry.pk), WaitlistEntry.Status.LEFT, updated_at=now
     )
     entry.refresh_from_db()
     return entry
@@ -182,8 +198,10 @@ def waitlist_expire(*, now: datetime) -> int:
     zones = waiting.values_list("practitioner__timezone", flat=True).distinct()
     for zone_name in zones:
         today = now.astimezone(ZoneInfo(zone_name)).date()
-        expired += waiting.filter(practitioner__timezone=zone_name, latest__lt=today).update(
-            status=WaitlistEntry.Status.EXPIRED, updated_at=now
+        expired += status_update(
+            waiting.filter(practitioner__timezone=zone_name, latest__lt=today),
+            WaitlistEntry.Status.EXPIRED,
+            updated_at=now,
         )
     return expired
 
@@ -271,13 +289,13 @@ def waitlist_offer_record(*, entry: WaitlistEntry, start: datetime, now: datetim
     """Record that `start` is offered to `entry`; the raw claim token (only known now)."""
     token = secrets.token_urlsafe(32)
     WaitlistOffer.objects.create(
-        entry=entry, start=start, claim_token_hash=manage_token_hash(token), created_at=now
+        entry=entry, start=start, claim_token_hash=secret_hash(token), created_at=now
     )
     return token
 
 
 def waitlist_offer_by_token(token: str) -> WaitlistOffer | None:
-    digest = manage_token_hash(token)
+    digest = secret_hash(token)
     offer = (
         WaitlistOffer.objects.select_related(
             "entry__appointment_type__practitioner", "entry__booking"
@@ -318,9 +336,12 @@ def waitlist_claim(*, offer: WaitlistOffer, now: datetime) -> ClaimOutcome:
                 ),
                 now=now,
             )
-            won = WaitlistEntry.objects.filter(
-                pk=entry.pk, status=WaitlistEntry.Status.WAITING
-            ).update(status=WaitlistEntry.Status.CLAIMED, booking=result.booking, updated_at=now)
+            won = status_update(
+                WaitlistEntry.objects.filter(pk=entry.pk),
+                WaitlistEntry.Status.CLAIMED,
+                booking=result.booking,
+                updated_at=now,
+            )
             if not won:
                 raise _NotWaiting  # won another offered time meanwhile: book nothing
             WaitlistOffer.objects.filter(pk=offer.pk).update(claimed_at=now)

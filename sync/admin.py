@@ -1,11 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
+from django.utils import timezone
 
-from scheduler.admin_scope import PractitionerScopedAdmin, register_path
-from sync import tasks
+from scheduler.admin.scope import PractitionerScopedAdmin
+from sync import connectors
 from sync.caldav.service import caldav_url_check
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection, FeedToken
+from web.tenancy import register_path
 
 register_path(CalendarConnection, "practitioner")
 register_path(FeedToken, "practitioner")
@@ -67,6 +69,14 @@ class CalendarConnectionAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
             fields += ["practitioner", "kind"]  # its busy time and pushes belong to them
         return fields
 
+    def delete_model(self, request, obj):
+        # Its connector removes it: its busy time goes with it, a grant is revoked.
+        connectors.of(obj).remove(connection=obj, now=timezone.now())
+
+    def delete_queryset(self, request, queryset):
+        for connection in queryset:
+            connectors.of(connection).remove(connection=connection, now=timezone.now())
+
     @admin.display(description="Wachtrij")
     def queue_depth(self, connection):
         return connection.outbox.filter(done_at__isnull=True).count()
@@ -74,12 +84,5 @@ class CalendarConnectionAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
     @admin.action(description="Nu synchroniseren", permissions=["change"])
     def sync_now(self, request, queryset):
         for connection in queryset:
-            if connection.kind == CalendarConnection.Kind.ICS:
-                tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
-            elif connection.kind == CalendarConnection.Kind.CALDAV:
-                tasks.after_commit(tasks.outbox_drain, connection.pk)
-                tasks.after_commit(tasks.caldav_pull, connection.pk, force=True)
-            else:
-                tasks.after_commit(tasks.outbox_drain, connection.pk)
-                tasks.after_commit(tasks.google_pull, connection.pk)
+            connectors.of(connection).sync_soon(connection)
         messages.success(request, f"{queryset.count()} koppeling(en) worden nu gesynchroniseerd.")

@@ -1,4 +1,8 @@
-"""Calendar connections: create, change, remove, and mirror their busy time."""
+"""Subscribed calendars (ICS feeds): add, change, read and mirror their busy time; and
+their connector (sync/connectors.py).
+
+The connector lives here rather than in sync/ics/ because this module is the feeds'
+service and sync/ics/ its parts (fetch, parse, write): the package stays below both."""
 
 import hashlib
 import logging
@@ -6,13 +10,16 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from scheduler.models import BusyBlock, Practitioner, Session
 from scheduler.practice import schedule_changed
 from scheduler.slots import BusyIndex
 from scheduler.types import Interval
-from sync.connections import MIRROR_PAST, connection_error_record
+from sync import jobs
+from sync.connections import MIRROR_PAST, connection_error_record, horizon_days
+from sync.connectors import Connected, Connector
 from sync.ics.fetch import FeedFetchError, check_address, download, normalise_feed_url
 from sync.ics.limits import Limits
 from sync.ics.limits import ics_busy_blocks_limited as ics_busy_blocks  # child process, limits
@@ -21,9 +28,6 @@ from sync.models import CalendarConnection
 
 log = logging.getLogger(__name__)
 
-# Busy time is mirrored a little into the past (a session today may start before now).
-MIN_HORIZON_DAYS = 120
-
 
 def ics_connection_create(
     *, practitioner: Practitioner, url: str, name: str = "", block_all_day: bool = True
@@ -31,18 +35,17 @@ def ics_connection_create(
     """Add a subscribed calendar; raises FeedFetchError for an address we will not fetch."""
     url = normalise_feed_url(url)
     check_address(url)
-    connection = CalendarConnection.objects.create(
+    return CalendarConnection.objects.create(
         practitioner=practitioner,
         kind=CalendarConnection.Kind.ICS,
         url=url,
         name=name,
         block_all_day=block_all_day,
     )
-    _read_soon(connection)
-    return connection
 
 
 def calendar_connection_update(*, connection: CalendarConnection, **fields) -> CalendarConnection:
+    """Change a connection's settings; it is read afresh (the caller asks for the read)."""
     if "url" in fields:
         fields["url"] = normalise_feed_url(fields["url"])
         check_address(fields["url"])
@@ -52,28 +55,7 @@ def calendar_connection_update(*, connection: CalendarConnection, **fields) -> C
     for name, value in fields.items():
         setattr(connection, name, value)
     connection.save()
-    _read_soon(connection)
     return connection
-
-
-def _read_soon(connection: CalendarConnection) -> None:
-    """Read the calendar again once this change commits (beat's polling is the fallback)."""
-    from sync import tasks  # the tasks import this module
-
-    if connection.kind == CalendarConnection.Kind.ICS:
-        tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
-    elif connection.kind == CalendarConnection.Kind.GOOGLE:
-        tasks.after_commit(tasks.google_pull, connection.pk)
-
-
-def calendar_connection_delete(*, connection: CalendarConnection) -> None:
-    """Remove the connection and the busy time it mirrored."""
-    with transaction.atomic():
-        BusyBlock.objects.filter(
-            practitioner_id=connection.practitioner_id, source=connection.busy_source
-        ).delete()
-        connection.delete()
-        schedule_changed(connection.practitioner_id)
 
 
 def ics_connections_due(*, now: datetime):
@@ -99,7 +81,7 @@ def ics_connection_sync(*, connection: CalendarConnection, now: datetime, force:
         return False
     connection.refresh_from_db()
     practitioner = connection.practitioner
-    horizon = _horizon_days(practitioner)
+    horizon = horizon_days(practitioner)
     # A new day moves the window, so recurrences must be expanded afresh; a new zone or
     # switch reads the same events differently. Then the validators do not apply.
     context = f"{now.date()}|{practitioner.timezone}|{connection.block_all_day}|{horizon}"
@@ -164,14 +146,6 @@ def _import_limits() -> Limits:
         seconds=settings.ICS_IMPORT_TIMEOUT_SECONDS,
         memory_mb=settings.ICS_IMPORT_MAX_MB,
     )
-
-
-def _horizon_days(practitioner: Practitioner) -> int:
-    furthest = practitioner.appointment_types.filter(active=True).aggregate(
-        days=Max("max_days_ahead")
-    )["days"]
-    # Plus a series' span: its last session lies up to a few weeks after the first.
-    return max((furthest or 0) + 31, MIN_HORIZON_DAYS)
 
 
 def _conflicts(practitioner: Practitioner, imported, now: datetime) -> list[str]:
@@ -239,3 +213,42 @@ def busy_mirrored_at(*, practitioner_id: int) -> datetime | None:
     if not times or any(t is None for t in times):
         return None
     return min(times)
+
+
+class IcsConnector(Connector):
+    """A calendar published as an ICS feed: read only, by polling its address."""
+
+    kind = CalendarConnection.Kind.ICS
+    label = _("Subscription (ICS)")
+    editable = frozenset({"name", "block_all_day", "url"})
+
+    def connect(self, *, practitioner, user, values, redirect_uri, now) -> Connected:
+        connection = ics_connection_create(
+            practitioner=practitioner,
+            url=values["url"],
+            name=values.get("name", ""),
+            block_all_day=values.get("block_all_day", True),
+        )
+        self.sync_soon(connection)
+        return Connected(connection=connection)
+
+    def update(self, *, connection, values, now):
+        connection = calendar_connection_update(connection=connection, **values)
+        self.sync_soon(connection)
+        return connection
+
+    def read(self, *, connection, now, force=False):
+        ics_connection_sync(connection=connection, now=now, force=force)
+
+    def read_due(self, *, now):
+        for connection_id in ics_connections_due(now=now).values_list("pk", flat=True):
+            jobs.send("ics_sync", connection_id)
+
+    def sync_now(self, *, connection, now):
+        self.read(connection=connection, now=now, force=True)
+
+    def sync_soon(self, connection):
+        jobs.after_commit("ics_sync", connection.pk, force=True)
+
+    def busy_blocks(self, connection):
+        return Q(source=connection.busy_source)

@@ -3,6 +3,9 @@
 import logging
 from datetime import timedelta
 
+from django.db.models import Max
+
+from scheduler.models import Practitioner
 from sync.models import CalendarConnection
 
 log = logging.getLogger(__name__)
@@ -10,6 +13,19 @@ log = logging.getLogger(__name__)
 # Busy time is mirrored from this long ago: a session that started a moment ago still
 # blocks its buffer, and nothing older matters to the slots offered.
 MIRROR_PAST = timedelta(days=1)
+# Busy time is mirrored at least this far ahead, even for a practice that books only a
+# few weeks out (a longer horizon set later must not find a gap).
+MIN_HORIZON_DAYS = 120
+
+
+def horizon_days(practitioner: Practitioner) -> int:
+    """How many days ahead busy time is mirrored: as far as any active type books, plus a
+    series' span, and at least MIN_HORIZON_DAYS."""
+    furthest = practitioner.appointment_types.filter(active=True).aggregate(
+        days=Max("max_days_ahead")
+    )["days"]
+    # Plus a series' span: its last session lies up to a few weeks after the first.
+    return max((furthest or 0) + 31, MIN_HORIZON_DAYS)
 
 
 def connection_error_record(connection: CalendarConnection, message: str) -> None:

@@ -1,5 +1,5 @@
-from scheduler.admin_scope import scoped
 from sync.models import CalendarConnection
+from web.tenancy import scoped
 
 
 def connection_alerts(request):

@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from scheduler.models import Booking, Question, Session
-from sync import outbox
+from sync import connectors
+from sync.channels.email import mail_enqueue
 from sync.ics.writer import address, instant, line, param, text
 
 INVITE_PRODID = "-//BSR scheduling service//Invitations 1.0//NL"
@@ -69,7 +70,11 @@ def invitation(booking: Booking, *, method: str) -> bytes:
 def _sessions_for_display(booking: Booking):
     zone = booking.practitioner.zone
     return [
-        {"start": s.start.astimezone(zone), "end": s.end.astimezone(zone), "status": s.status}
+        {
+            "start": s.start.astimezone(zone),
+            "end": s.end.astimezone(zone),
+            "cancelled": s.status == Session.Status.CANCELLED,
+        }
         for s in booking.sessions.order_by("position")
     ]
 
@@ -88,7 +93,8 @@ def _queue(
     reply_to: str | None = None,
     question: Question | None = None,
 ):
-    """Render the message now (what is true at this change) and leave it in the outbox."""
+    """Render the message now (what is true at this change) and leave it in the outbox
+    (sync/channels/email.py)."""
     # Template date filters show the active zone: make it the practitioner's, as named.
     with translation.override(language), timezone.override(zone):
         subject = render_to_string(f"sync/email/{template}_subject.txt", context).strip()
@@ -106,7 +112,7 @@ def _queue(
         # As a calendar part (clients show accept buttons) and as an attachment to open.
         message.attach_alternative(invite.decode(), f"text/calendar; method={method}")
         message.attach("invite.ics", invite, f"text/calendar; method={method}")
-    return outbox.mail_enqueue(message, practitioner_id=practitioner_id, now=now, question=question)
+    return mail_enqueue(message, practitioner_id=practitioner_id, now=now, question=question)
 
 
 def _booking_context(booking: Booking, **extra) -> dict:
@@ -197,6 +203,22 @@ def question_queue(question: Question, *, now: datetime):
     )
 
 
+def question_reply_queue(question: Question, *, reply: str, now: datetime):
+    """The practitioner's answer to whoever asked, in their language; answers to it go to
+    the practitioner."""
+    practitioner = question.practitioner
+    return _queue(
+        practitioner_id=practitioner.pk,
+        now=now,
+        to=question.email,
+        template="client_question_reply",
+        context={"question": question, "reply": reply, "practitioner": practitioner},
+        language=question.language if question.language in Booking.Language.values else "nl",
+        zone=practitioner.timezone,
+        reply_to=practitioner.email or None,
+    )
+
+
 def reminders_due(*, now: datetime):
     """Sessions starting between 12 and 36 hours from now that have had no reminder."""
     return (
@@ -240,14 +262,48 @@ def reminder_queue(session: Session, *, now: datetime) -> bool:
 
 
 def reconnect_needed_queue(connection, *, now: datetime):
-    """Tell the practitioner that a calendar link needs them to connect again."""
+    """Tell the practitioner that a calendar link needs them to connect again, in the words
+    of its kind (its connector's)."""
     practitioner = connection.practitioner
     return _queue(
         practitioner_id=practitioner.pk,
         now=now,
         to=practitioner.email or settings.DEFAULT_FROM_EMAIL,
         template="practitioner_reconnect",
-        context={"connection": connection, "practitioner": practitioner},
+        context={
+            "connection": connection,
+            "practitioner": practitioner,
+            "reconnect": connectors.of(connection).reconnect,
+        },
         language=settings.LANGUAGE_CODE,
         zone=practitioner.timezone,
+    )
+
+
+def login_locked_queue(*, user, failures: int, addresses: int, until: datetime, now: datetime):
+    """Tell the owner of an account that its login is locked (api.auth_backends sends this
+    once per lock, in the transaction that records the failure reaching the limit). A
+    practitioner hears it at the practice's address (else the account's, else the
+    service's, as for a broken calendar link); another account at its own address, if any."""
+    practitioner = getattr(user, "practitioner", None)
+    if practitioner is not None:
+        to = practitioner.email or user.email or settings.DEFAULT_FROM_EMAIL
+    else:
+        to = user.email
+    if not to:
+        return None
+    return _queue(
+        practitioner_id=practitioner.pk if practitioner else None,
+        now=now,
+        to=to,
+        template="practitioner_login_locked",
+        context={
+            "username": user.get_username(),
+            "failures": failures,
+            "addresses": addresses,
+            "minutes": round(settings.AXES_COOLOFF_TIME.total_seconds() / 60),
+            "until": until,
+        },
+        language=settings.LANGUAGE_CODE,
+        zone=practitioner.timezone if practitioner else settings.DEFAULT_TIMEZONE,
     )

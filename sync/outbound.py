@@ -1,4 +1,4 @@
-"""Outbound HTTP to an address a practitioner typed in (calendar feeds now, CalDAV next).
+"""Outbound HTTP to an address a practitioner typed in (calendar feeds and CalDAV servers).
 
 One piece, so every such request gets the same protection against server-side request
 forgery:

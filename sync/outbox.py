@@ -7,32 +7,31 @@ So a rolled-back change sends nothing, a broker outage only delays (a request ne
 fails because the broker is down), and a worker that dies mid-delivery leaves the item
 due again once its lease runs out.
 
-Exactly once: a calendar push is idempotent by itself (event ids come from the session).
-An e-mail is rendered when the change happens and stored encrypted with one Message-ID;
-`sending_at` is recorded before it goes to the mail server and `done_at` after. A worker
-killed between the two leaves an item that is sent again with the same Message-ID, which
-the mail file backend stores under that id (one file) and mail systems treat as the same
-message; an item never gets a second Message-ID.
+This is the engine only: it stores, leases, retries and dispatches. What an item of a
+kind means is up to the deliverer registered for that kind at start-up (sync/apps.py):
+the e-mail channel (sync/channels/email.py), each calendar connector's pushes and
+revocations. It imports none of them. A message an item carries is sealed at rest
+(sync/sealing.py), opened for its deliverer, and blanked once delivered.
+
+Exactly once is the deliverers' part: a calendar push is idempotent by itself (event ids
+come from the session); an e-mail keeps one Message-ID over every attempt.
 """
 
-import base64
-import json
 import logging
 import random
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import make_msgid
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
-from scheduler.models import Question
-from sync.google.tokens import decrypt_token, encrypt_token
+from sync import jobs
 from sync.models import CalendarConnection, OutboxItem
+from sync.sealing import reseal, seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -41,80 +40,88 @@ UNREADABLE = (
     "Cannot be decrypted: its key was removed from TOKEN_ENCRYPTION_KEYS before "
     "`manage.py reencrypttokens` ran. Put the old key back (after the new one) to send it."
 )
-# Connections that receive bookings, and the kind of outbox item that pushes to each.
-PUSH_KINDS = {
-    CalendarConnection.Kind.GOOGLE: OutboxItem.Kind.GOOGLE,
-    CalendarConnection.Kind.CALDAV: OutboxItem.Kind.CALDAV,
-}
 
 
-# --- enqueue (inside the caller's transaction) ---------------------------------------------
+@dataclass(frozen=True)
+class Deliverer:
+    """Delivers claimed items of one kind.
+
+    `deliver(item, message=, now=, clients=)` makes one item happen and returns 1 when it
+    is done (it calls `done`), 0 when it is not (it calls `retry_later`). `message` is the
+    item's message opened ("" when it carries none); `clients` lives for one delivery
+    round, for connections worth reusing across its items, and is handed to `close` at
+    the end of the round."""
+
+    deliver: Callable[..., int]
+    close: Callable[[dict], None] | None = None
 
 
-def mail_enqueue(
-    message: EmailMultiAlternatives, *, practitioner_id: int, now: datetime, question=None
-):
-    """Store one e-mail for delivery after commit; its Message-ID is fixed now."""
-    domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or "localhost"
-    message_id = make_msgid(domain=domain)
-    message.extra_headers["Message-ID"] = message_id
+deliverers: dict[str, Deliverer] = {}
+
+
+def register(kind: str, deliverer: Deliverer) -> None:
+    deliverers[kind] = deliverer
+
+
+# --- store (inside the caller's transaction) ----------------------------------------------
+
+
+def enqueue(
+    *,
+    kind: str,
+    practitioner_id: int | None,
+    now: datetime,
+    message: str = "",
+    sealed_message: str = "",
+    **fields,
+) -> OutboxItem:
+    """Store one item for delivery after commit. `message` is sealed here; a secret that is
+    sealed already (a stored token) comes as `sealed_message`. `fields` are the item's
+    other columns (message_id, question, connection_id, session)."""
     item = OutboxItem.objects.create(
-        kind=OutboxItem.Kind.MAIL,
+        kind=kind,
         practitioner_id=practitioner_id,
-        message=encrypt_token(json.dumps(_message_to_dict(message))),
-        message_id=message_id,
-        question=question,
+        message=sealed_message or seal(message),
         created_at=now,
         next_attempt_at=now,
+        **fields,
     )
     _kick_after_commit([item.pk])
     return item
 
 
-def pushes_enqueue(*, booking, now: datetime) -> list[int]:
-    """One calendar push per session and connection that takes bookings; their ids."""
-    kinds = dict(
-        CalendarConnection.objects.filter(
-            practitioner_id=booking.practitioner_id, kind__in=PUSH_KINDS
-        ).values_list("pk", "kind")
-    )
-    connections = list(kinds)
-    rows = OutboxItem.objects.bulk_create(
-        OutboxItem(
-            kind=PUSH_KINDS[kinds[connection_id]],
-            practitioner_id=booking.practitioner_id,
-            connection_id=connection_id,
-            session=session,
-            created_at=now,
-            next_attempt_at=now,
-        )
-        for connection_id in connections
-        for session in booking.sessions.all()
-    )
+def enqueue_many(items: list[OutboxItem], *, now: datetime) -> list[int]:
+    """Store several items (unsaved rows without messages) in one query; their ids."""
+    for item in items:
+        item.created_at = item.next_attempt_at = now
+    rows = OutboxItem.objects.bulk_create(items)
     ids = [row.pk for row in rows if row.pk is not None]
-    if connections and not ids:  # backends that do not return ids from bulk_create
+    if items and not ids:  # backends that do not return ids from bulk_create
         ids = list(
             OutboxItem.objects.filter(
-                session__booking=booking, done_at__isnull=True, connection_id__in=connections
+                done_at__isnull=True,
+                created_at=now,
+                kind__in={i.kind for i in items},
+                session_id__in={i.session_id for i in items},
+                connection_id__in={i.connection_id for i in items},
             ).values_list("pk", flat=True)
         )
     _kick_after_commit(ids)
     return ids
 
 
-def revoke_enqueue(*, practitioner_id: int, sealed_token: str, now: datetime):
-    """Ask Google to forget a grant (the connection is being removed)."""
+def revoke_enqueue(
+    *,
+    practitioner_id: int,
+    sealed_token: str,
+    now: datetime,
+    kind: str = OutboxItem.Kind.GOOGLE_REVOKE,
+):
+    """Ask a provider to forget a grant (its connection is being removed); the token is
+    stored as it was sealed on the connection."""
     if not sealed_token:
         return None
-    item = OutboxItem.objects.create(
-        kind=OutboxItem.Kind.GOOGLE_REVOKE,
-        practitioner_id=practitioner_id,
-        message=sealed_token,
-        created_at=now,
-        next_attempt_at=now,
-    )
-    _kick_after_commit([item.pk])
-    return item
+    return enqueue(kind=kind, practitioner_id=practitioner_id, now=now, sealed_message=sealed_token)
 
 
 def connection_retry_now(*, connection_id: int, now: datetime) -> int:
@@ -151,15 +158,10 @@ def _kick_after_commit(ids: list[int]) -> None:
 def kick(ids: Iterable[int]) -> None:
     """Ask a worker to deliver these items now. Never raises: when the broker cannot be
     reached the items simply wait for beat's next sweep."""
-    from sync import tasks
-
-    try:
-        tasks.outbox_deliver.apply_async(args=[list(ids)], retry=False)
-    except Exception:  # any broker trouble (refused, timeout, auth) only delays
-        log.warning("broker unreachable: %d outbox item(s) wait for the sweep", len(list(ids)))
+    jobs.send("outbox_deliver", list(ids))
 
 
-# --- deliver ----------------------------------------------------------------------------
+# --- lease, dispatch, retry ---------------------------------------------------------------
 
 
 def deliver_due(
@@ -172,7 +174,7 @@ def deliver_due(
 ) -> int:
     """Deliver the due items (optionally only some of them); returns how many went out."""
     due = OutboxItem.objects.filter(done_at__isnull=True, next_attempt_at__lte=now).exclude(
-        Q(connection__status=CalendarConnection.Status.RECONNECT_NEEDED)
+        connection__status=CalendarConnection.Status.RECONNECT_NEEDED
     )
     if ids is not None:
         due = due.filter(pk__in=list(ids))
@@ -181,7 +183,7 @@ def deliver_due(
     if practitioner_id is not None:
         due = due.filter(practitioner_id=practitioner_id)
     delivered = 0
-    clients: dict[str, dict] = {"google": {}, "caldav": {}}
+    clients: dict[str, dict] = {}
     began = time.monotonic()
     try:
         for item in due.select_related("connection").order_by("created_at", "pk")[:limit]:
@@ -198,25 +200,28 @@ def deliver_due(
                 log.exception("outbox %s (%s) failed unexpectedly", item.pk, item.kind)
                 retry_later(item, f"Unexpected {type(error).__name__}: {error}"[:2000], moment)
     finally:
-        if clients["caldav"]:
-            from sync.caldav.service import clients_close
-
-            clients_close(clients["caldav"])
+        for kind, open_clients in clients.items():
+            close = deliverers[kind].close
+            if close is not None and open_clients:
+                close(open_clients)
     return delivered
 
 
 def _deliver(item: OutboxItem, now: datetime, clients: dict[str, dict]) -> int:
-    if item.kind == OutboxItem.Kind.MAIL:
-        return _mail_deliver(item, now)
-    if item.kind == OutboxItem.Kind.GOOGLE_REVOKE:
-        return _revoke_deliver(item, now)
-    if item.kind == OutboxItem.Kind.CALDAV:
-        from sync.caldav.service import push_item_deliver as caldav_deliver
-
-        return caldav_deliver(item, now=now, clients=clients["caldav"])
-    from sync.google.push import push_item_deliver
-
-    return push_item_deliver(item, now=now, services=clients["google"])
+    deliverer = deliverers.get(item.kind)
+    if deliverer is None:  # nothing registered it (yet): a deployment in progress
+        retry_later(item, f"No deliverer for {item.kind!r} items.", now)
+        return 0
+    message = unseal(item.message)
+    if item.message and not message:
+        # Its key left TOKEN_ENCRYPTION_KEYS before reencrypttokens ran: it cannot be
+        # delivered. Said on the item and retried seldom, so putting the old key back heals it.
+        log.error("outbox %s (%s): its sealed message cannot be decrypted", item.pk, item.kind)
+        retry_later(item, UNREADABLE, now, at_least=MAX_BACKOFF)
+        return 0
+    return deliverer.deliver(
+        item, message=message, now=now, clients=clients.setdefault(item.kind, {})
+    )
 
 
 def _claim(item: OutboxItem, now: datetime) -> bool:
@@ -228,47 +233,14 @@ def _claim(item: OutboxItem, now: datetime) -> bool:
 
 
 def _lease() -> timedelta:
-    # Longer than any one delivery (mail and Google calls have timeouts well below it).
+    # Longer than any one delivery (mail and calendar calls have timeouts well below it).
     return timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
 
 
-def _mail_deliver(item: OutboxItem, now: datetime) -> int:
-    sealed = decrypt_token(item.message)
-    if not sealed:
-        # Its key left TOKEN_ENCRYPTION_KEYS before reencrypttokens ran: nothing can be
-        # sent. Said on the item and retried seldom, so putting the old key back heals it.
-        log.error("outbox %s: the stored e-mail cannot be decrypted", item.pk)
-        retry_later(item, UNREADABLE, now, at_least=MAX_BACKOFF)
-        return 0
-    message = _message_from_dict(json.loads(sealed))
-    if item.sending_at is not None:
-        log.warning("outbox %s: an earlier attempt may have sent it; same Message-ID", item.pk)
+def sending(item: OutboxItem, now: datetime) -> None:
+    """Record that the item is being handed over now: an attempt that started but never
+    finished shows here (a deliverer that can repeat itself safely says so on retry)."""
     OutboxItem.objects.filter(pk=item.pk).update(sending_at=now)
-    try:
-        get_connection(timeout=settings.EMAIL_TIMEOUT).send_messages([message])
-    except Exception as error:  # SMTP refusals, timeouts, DNS: all retried later
-        retry_later(item, f"{type(error).__name__}: {error}"[:2000], now)
-        return 0
-    done(item.pk, now=now)
-    if item.question_id is not None:
-        Question.objects.filter(pk=item.question_id).update(emailed_at=now)
-    return 1
-
-
-def _revoke_deliver(item: OutboxItem, now: datetime) -> int:
-    from sync.google.oauth import google_token_revoke
-
-    if not decrypt_token(item.message):
-        log.error("outbox %s: the token to revoke cannot be decrypted", item.pk)
-        retry_later(item, UNREADABLE, now, at_least=MAX_BACKOFF)
-        return 0
-    try:
-        google_token_revoke(item.message)
-    except Exception as error:  # network trouble: Google must still hear it, later
-        retry_later(item, f"{type(error).__name__}: {error}"[:2000], now)
-        return 0
-    done(item.pk, now=now)
-    return 1
 
 
 def done(*pks: int, now: datetime) -> None:
@@ -290,58 +262,10 @@ def pending_count(**filters) -> int:
     return OutboxItem.objects.filter(done_at__isnull=True, **filters).count()
 
 
-def messages_reencrypt(reencrypt: Callable[[str], str]) -> int:
-    """Re-encrypt every waiting message under the newest key (key rotation)."""
+def messages_reseal() -> int:
+    """Seal every waiting message again under the newest key (key rotation)."""
     count = 0
     for item in OutboxItem.objects.filter(done_at__isnull=True).exclude(message=""):
-        OutboxItem.objects.filter(pk=item.pk).update(message=reencrypt(item.message))
+        OutboxItem.objects.filter(pk=item.pk).update(message=reseal(item.message))
         count += 1
     return count
-
-
-# --- the stored form of a message ---------------------------------------------------------
-
-
-def _b(value) -> dict:
-    if isinstance(value, bytes):
-        return {"b64": base64.b64encode(value).decode()}
-    return {"text": value}
-
-
-def _unb(value: dict):
-    return base64.b64decode(value["b64"]) if "b64" in value else value["text"]
-
-
-def _message_to_dict(message: EmailMultiAlternatives) -> dict:
-    return {
-        "subject": message.subject,
-        "body": message.body,
-        "from_email": message.from_email,
-        "to": list(message.to),
-        "cc": list(message.cc),
-        "bcc": list(message.bcc),
-        "reply_to": list(message.reply_to),
-        "headers": dict(message.extra_headers),
-        "alternatives": [[_b(content), mimetype] for content, mimetype in message.alternatives],
-        "attachments": [
-            [name, _b(content), mimetype] for name, content, mimetype in message.attachments
-        ],
-    }
-
-
-def _message_from_dict(data: dict) -> EmailMultiAlternatives:
-    message = EmailMultiAlternatives(
-        subject=data["subject"],
-        body=data["body"],
-        from_email=data["from_email"],
-        to=data["to"],
-        cc=data["cc"],
-        bcc=data["bcc"],
-        reply_to=data["reply_to"],
-        headers=data["headers"],
-    )
-    for content, mimetype in data["alternatives"]:
-        message.attach_alternative(_unb(content), mimetype)
-    for name, content, mimetype in data["attachments"]:
-        message.attach(name, _unb(content), mimetype)
-    return message

@@ -16,13 +16,14 @@ from scheduler.signals import (
     question_received,
     waitlist_joined,
 )
-from sync import mail, outbox, tasks
+from sync import connectors, jobs, mail
+from sync.waitlist import waitlist_joined_queue
 
 
 @receiver(booking_created)
 def _on_booking_created(sender, booking, manage_token, **kwargs):
     now = timezone.now()
-    outbox.pushes_enqueue(booking=booking, now=now)
+    connectors.pushes_enqueue(booking=booking, now=now)
     mail.booking_confirmation_queue(booking, manage_token=manage_token, now=now)
     mail.practitioner_notice_queue(booking, event="created", now=now)
 
@@ -30,7 +31,7 @@ def _on_booking_created(sender, booking, manage_token, **kwargs):
 @receiver(booking_cancelled)
 def _on_booking_cancelled(sender, booking, message="", **kwargs):
     now = timezone.now()
-    outbox.pushes_enqueue(booking=booking, now=now)
+    connectors.pushes_enqueue(booking=booking, now=now)
     mail.booking_cancelled_queue(booking, message=message, now=now)
     mail.practitioner_notice_queue(booking, event="cancelled", now=now)
     _waitlist_check_after_commit(booking)
@@ -39,7 +40,7 @@ def _on_booking_cancelled(sender, booking, message="", **kwargs):
 @receiver(booking_rescheduled)
 def _on_booking_rescheduled(sender, booking, **kwargs):
     now = timezone.now()
-    outbox.pushes_enqueue(booking=booking, now=now)
+    connectors.pushes_enqueue(booking=booking, now=now)
     mail.booking_rescheduled_queue(booking, now=now)
     mail.practitioner_notice_queue(booking, event="rescheduled", now=now)
     _waitlist_check_after_commit(booking)
@@ -53,7 +54,7 @@ def _on_question_received(sender, question, **kwargs):
 @receiver(booking_anonymised)
 def _on_booking_anonymised(sender, booking, **kwargs):
     # Our calendar events carry the client's details in their description: rewrite them.
-    outbox.pushes_enqueue(booking=booking, now=timezone.now())
+    connectors.pushes_enqueue(booking=booking, now=timezone.now())
 
 
 # --- wait list (sync/waitlist.py) ---
@@ -62,11 +63,9 @@ def _on_booking_anonymised(sender, booking, **kwargs):
 def _waitlist_check_after_commit(booking):
     # Time was freed: offer it once the change is committed (beat's sweep if the broker
     # is down).
-    tasks.after_commit(tasks.waitlist_check, booking.practitioner_id)
+    jobs.after_commit("waitlist_check", booking.practitioner_id)
 
 
 @receiver(waitlist_joined)
 def _on_waitlist_joined(sender, entry, manage_token, **kwargs):
-    from sync.waitlist import waitlist_joined_queue
-
     waitlist_joined_queue(entry, manage_token=manage_token, now=timezone.now())

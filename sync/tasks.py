@@ -1,20 +1,29 @@
-"""Celery tasks: thin wrappers that take ids, call services and retry."""
+"""Celery tasks: each takes ids, calls a service or the connectors, and returns.
+
+The code below the tasks never imports them: it asks for a task by name through
+sync/jobs.py, which `job_send`/`job_after_commit` serve (registered in sync/apps.py).
+"""
 
 import logging
 from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from scheduler.privacy import client_data_anonymise_expired
-from sync import mail, outbox
-from sync.calendars import ics_connection_sync, ics_connections_due
+from sync import connectors, mail, outbox
+from sync.caldav.service import caldav_connection_pull, caldav_connection_setup
+from sync.calendars import ics_connection_sync
 from sync.google.pull import google_connection_pull, google_connection_setup
-from sync.google.watch import channels_renew
+from sync.google.watch import channels_renew_all
 from sync.models import CalendarConnection, Heartbeat
+from sync.secrets import secrets_reencrypt as reencrypt
+from sync.waitlist import waitlist_offers_send
+from sync.waitlist import waitlist_sweep as sweep
+
+log = logging.getLogger(__name__)
 
 WORKER_HEARTBEAT = "worker"
 
@@ -33,7 +42,21 @@ def after_commit(task, *args, **kwargs) -> None:
     transaction.on_commit(send)
 
 
-log = logging.getLogger(__name__)
+def _task(name: str):
+    task = globals().get(name)
+    if not hasattr(task, "apply_async"):
+        raise LookupError(f"sync.tasks has no task {name!r}")
+    return task
+
+
+def job_send(name: str, *args, **kwargs) -> None:
+    """sync.jobs.send: the task `name` now (the caller handles a broker that is down)."""
+    _task(name).apply_async(args=args, kwargs=kwargs, retry=False)
+
+
+def job_after_commit(name: str, *args, **kwargs) -> None:
+    """sync.jobs.after_commit: the task `name` once the transaction commits."""
+    after_commit(_task(name), *args, **kwargs)
 
 
 def worker_heartbeat_recent(*, now) -> datetime | None:
@@ -43,30 +66,112 @@ def worker_heartbeat_recent(*, now) -> datetime | None:
     return seen if seen is not None and now - seen <= allowed else None
 
 
-@shared_task(name="sync.tasks.heartbeat", ignore_result=True)
+@shared_task(
+    name="sync.tasks.heartbeat",
+    ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    retry_kwargs={"max_retries": 12, "countdown": 5},
+)
 def heartbeat() -> None:
-    """Run by beat: shows that the schedule fires and a worker executes it."""
+    """Run by beat: shows that the schedule fires and a worker executes it.
+
+    Beat sends one as it starts (config/celery_app.py). compose starts web's `migrate`,
+    the worker and beat at once, so on a first deploy that one may come before the table
+    exists: a database error is tried again every 5 s for a minute rather than leaving
+    /health/ at 503 until the next interval."""
     Heartbeat.objects.update_or_create(name=WORKER_HEARTBEAT, defaults={"seen_at": timezone.now()})
+
+
+# --- calendars, whatever their kind (sync/connectors.py) ------------------------------------
+
+
+@shared_task(name="sync.tasks.calendars_read_due", ignore_result=True)
+def calendars_read_due() -> None:
+    """Run by beat every minute: each kind asks for a read of its connections that are due."""
+    for connector in connectors.every():
+        try:
+            connector.read_due(now=timezone.now())
+        except Exception:  # one kind's trouble must not stop the others' reads
+            log.exception("finding the %s calendars due failed", connector.kind)
 
 
 @shared_task(name="sync.tasks.ics_sync_due", ignore_result=True)
 def ics_sync_due() -> None:
-    """Run by beat every minute: one sync task for each subscribed calendar that is due."""
-    for connection_id in ics_connections_due(now=timezone.now()).values_list("pk", flat=True):
-        ics_sync.delay(connection_id)
+    """The name beat used before calendars_read_due read every kind; a message still
+    queued under it does the same."""
+    calendars_read_due()
+
+
+@shared_task(name="sync.tasks.calendars_upkeep", ignore_result=True)
+def calendars_upkeep() -> None:
+    """Run by beat hourly: whatever each kind must renew (Google's watch channels)."""
+    for connector in connectors.every():
+        try:
+            connector.upkeep(now=timezone.now())
+        except Exception:
+            log.exception("the upkeep of the %s calendars failed", connector.kind)
+
+
+def _connection(connection_id: int, kind: str) -> CalendarConnection | None:
+    return CalendarConnection.objects.filter(pk=connection_id, kind=kind).first()
 
 
 @shared_task(name="sync.tasks.ics_sync", ignore_result=True)
 def ics_sync(connection_id: int, force: bool = False) -> None:
-    connection = CalendarConnection.objects.filter(pk=connection_id).first()
+    connection = _connection(connection_id, CalendarConnection.Kind.ICS)
     if connection is not None:
         ics_connection_sync(connection=connection, now=timezone.now(), force=force)
+
+
+@shared_task(name="sync.tasks.google_pull", ignore_result=True)
+def google_pull(connection_id: int) -> None:
+    connection = _connection(connection_id, CalendarConnection.Kind.GOOGLE)
+    if connection is not None:
+        google_connection_pull(connection=connection, now=timezone.now())
+
+
+@shared_task(name="sync.tasks.google_setup", ignore_result=True)
+def google_setup(connection_id: int) -> None:
+    connection = _connection(connection_id, CalendarConnection.Kind.GOOGLE)
+    if connection is not None:
+        google_connection_setup(connection=connection, now=timezone.now())
+
+
+@shared_task(name="sync.tasks.google_channels_renew", ignore_result=True)
+def google_channels_renew() -> None:
+    """Keep a watch channel on every calendar that blocks time (calendars_upkeep runs the
+    same hourly)."""
+    channels_renew_all(now=timezone.now())
+
+
+@shared_task(name="sync.tasks.caldav_setup", ignore_result=True)
+def caldav_setup(connection_id: int) -> None:
+    """After a CalDAV connection is added or its password changed: discover and pull."""
+    connection = _connection(connection_id, CalendarConnection.Kind.CALDAV)
+    if connection is not None:
+        caldav_connection_setup(connection=connection, now=timezone.now())
+
+
+@shared_task(name="sync.tasks.caldav_pull", ignore_result=True)
+def caldav_pull(connection_id: int, force: bool = False) -> None:
+    connection = _connection(connection_id, CalendarConnection.Kind.CALDAV)
+    if connection is not None:
+        caldav_connection_pull(connection=connection, now=timezone.now(), force=force)
+
+
+# --- the outbox (sync/outbox.py) ------------------------------------------------------------
 
 
 @shared_task(name="sync.tasks.outbox_deliver", ignore_result=True)
 def outbox_deliver(ids: list[int]) -> None:
     """Asked for right after a change commits: deliver its outbox items now."""
     outbox.deliver_due(now=timezone.now(), ids=ids)
+
+
+@shared_task(name="sync.tasks.outbox_drain", ignore_result=True)
+def outbox_drain(connection_id: int | None = None) -> None:
+    """Every minute from beat (and on "sync now"): deliver every due outbox item."""
+    outbox.deliver_due(now=timezone.now(), connection_id=connection_id)
 
 
 @shared_task(name="sync.tasks.reminders_send", ignore_result=True)
@@ -76,51 +181,7 @@ def reminders_send() -> None:
         mail.reminder_queue(session, now=timezone.now())
 
 
-@shared_task(name="sync.tasks.outbox_drain", ignore_result=True)
-def outbox_drain(connection_id: int | None = None) -> None:
-    """Every minute from beat (and on "sync now"): deliver every due outbox item."""
-    outbox.deliver_due(now=timezone.now(), connection_id=connection_id)
-
-
-@shared_task(name="sync.tasks.google_pull", ignore_result=True)
-def google_pull(connection_id: int) -> None:
-    connection = CalendarConnection.objects.filter(
-        pk=connection_id, kind=CalendarConnection.Kind.GOOGLE
-    ).first()
-    if connection is not None:
-        google_connection_pull(connection=connection, now=timezone.now())
-
-
-@shared_task(name="sync.tasks.google_pull_due", ignore_result=True)
-def google_pull_due() -> None:
-    """Run by beat: the polling fallback behind push notifications."""
-    cutoff = timezone.now() - timedelta(minutes=settings.GOOGLE_POLL_MINUTES)
-    due = (
-        CalendarConnection.objects.filter(kind=CalendarConnection.Kind.GOOGLE)
-        .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff))
-        .exclude(status=CalendarConnection.Status.RECONNECT_NEEDED)
-    )
-    for connection_id in due.values_list("pk", flat=True):
-        google_pull.delay(connection_id)
-
-
-@shared_task(name="sync.tasks.google_channels_renew", ignore_result=True)
-def google_channels_renew() -> None:
-    """Run by beat: keep a watch channel on every calendar that blocks time."""
-    for connection in CalendarConnection.objects.filter(
-        kind=CalendarConnection.Kind.GOOGLE, status=CalendarConnection.Status.OK
-    ):
-        try:
-            channels_renew(connection=connection, now=timezone.now())
-        except Exception:  # one practice's trouble must not stop the others' renewals
-            log.exception("renewing the channels of connection %s failed", connection.pk)
-
-
-@shared_task(name="sync.tasks.google_setup", ignore_result=True)
-def google_setup(connection_id: int) -> None:
-    connection = CalendarConnection.objects.filter(pk=connection_id).first()
-    if connection is not None:
-        google_connection_setup(connection=connection, now=timezone.now())
+# --- housekeeping ---------------------------------------------------------------------------
 
 
 @shared_task(name="sync.tasks.privacy_retention", ignore_result=True)
@@ -134,55 +195,15 @@ def privacy_retention() -> None:
 @shared_task(name="sync.tasks.secrets_reencrypt", ignore_result=True)
 def secrets_reencrypt() -> None:
     """Run by beat weekly: every secret under the newest TOKEN_ENCRYPTION_KEYS key."""
-    from sync.secrets import secrets_reencrypt as reencrypt
-
     reencrypt()
 
 
-# --- CalDAV ---------------------------------------------------------------------------
-
-
-@shared_task(name="sync.tasks.caldav_setup", ignore_result=True)
-def caldav_setup(connection_id: int) -> None:
-    """After a CalDAV connection is added or its password changed: discover and pull."""
-    from sync.caldav.service import caldav_connection_setup
-
-    connection = CalendarConnection.objects.filter(
-        pk=connection_id, kind=CalendarConnection.Kind.CALDAV
-    ).first()
-    if connection is not None:
-        caldav_connection_setup(connection=connection, now=timezone.now())
-
-
-@shared_task(name="sync.tasks.caldav_pull", ignore_result=True)
-def caldav_pull(connection_id: int, force: bool = False) -> None:
-    from sync.caldav.service import caldav_connection_pull
-
-    connection = CalendarConnection.objects.filter(
-        pk=connection_id, kind=CalendarConnection.Kind.CALDAV
-    ).first()
-    if connection is not None:
-        caldav_connection_pull(connection=connection, now=timezone.now(), force=force)
-
-
-@shared_task(name="sync.tasks.caldav_pull_due", ignore_result=True)
-def caldav_pull_due() -> None:
-    """Run by beat every minute: a pull for each CalDAV connection that is due (every
-    CALDAV_POLL_MINUTES; later after failures). Discovery still pending runs the same way."""
-    from sync.caldav.service import caldav_connections_due
-
-    for connection_id in caldav_connections_due(now=timezone.now()):
-        caldav_pull.delay(connection_id)
-
-
-# --- wait list ---------------------------------------------------------------------------
+# --- wait list ------------------------------------------------------------------------------
 
 
 @shared_task(name="sync.tasks.waitlist_check", ignore_result=True)
 def waitlist_check(practitioner_id: int) -> None:
     """Asked for when a booking frees time: offer it to the wait list now."""
-    from sync.waitlist import waitlist_offers_send
-
     waitlist_offers_send(practitioner_id=practitioner_id, now=timezone.now())
 
 
@@ -190,6 +211,4 @@ def waitlist_check(practitioner_id: int) -> None:
 def waitlist_sweep() -> None:
     """Run by beat every WAITLIST_SWEEP_SECONDS: expire entries, offer what is free (also
     time freed by new hours or removed busy blocks), start the next waves."""
-    from sync.waitlist import waitlist_sweep as sweep
-
     sweep(now=timezone.now())

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 
-from scheduler.models import AppointmentType, Practitioner, WaitlistEntry
+from scheduler.models import AppointmentType, WaitlistEntry
+from scheduler.practice import practitioner_lock
 from scheduler.types import Slot
 from scheduler.waitlist import waitlist_expire, waitlist_offer_record, waitlist_offers_due
 from sync.mail import _queue
@@ -69,9 +70,10 @@ def waitlist_offer_queue(entry: WaitlistEntry, *, slot: Slot, claim_token: str, 
 
 def waitlist_offers_send(*, practitioner_id: int, now: datetime) -> int:
     """Offer this practitioner's free times to the waiting entries (one wave); how many
-    offers went into the outbox. One sender per practitioner at a time (row lock)."""
+    offers went into the outbox. One sender per practitioner at a time, and none while a
+    booking of theirs is made or changed (the practitioner's lock)."""
     with transaction.atomic():
-        practitioner = Practitioner.objects.select_for_update().filter(pk=practitioner_id).first()
+        practitioner = practitioner_lock(practitioner_id)
         if practitioner is None:
             return 0
         types = AppointmentType.objects.filter(

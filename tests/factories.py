@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 __all__ = ["UTC", "ZoneInfo"]
 
-from api.tokens import token_issue
 from scheduler.booking import ClientDetails
 from scheduler.models import AppointmentType, Practitioner
 from scheduler.practice import appointment_type_create, practitioner_create, weekly_rules_replace
+from scheduler.tokens import token_issue
 from scheduler.types import SessionSpec, SlotRules, WallRange
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")

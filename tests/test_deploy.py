@@ -5,9 +5,11 @@ import re
 import secrets
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import yaml
+from django.conf import settings
 from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +92,41 @@ def test_image_runs_as_a_non_root_user_from_a_slim_base():
     assert "compilemessages" in dockerfile and "collectstatic" in dockerfile
 
 
+def _dockerfile_copies() -> set[str]:
+    """What the image's build stage copies from the project (COPY src... dest)."""
+    copied = set()
+    text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words[0].upper() != "COPY" or any(w.startswith("--from") for w in words):
+            continue
+        sources = [w for w in words[1:-1] if not w.startswith("--")]
+        copied |= {os.path.normpath(source) for source in sources}
+    return copied
+
+
+def test_image_copies_every_app_and_package_the_service_runs():
+    """An app in INSTALLED_APPS (or a package pyproject installs) left out of the image
+    stops every container at start; nothing else here would notice, as no test builds it."""
+    copied = _dockerfile_copies()
+    apps = {app.split(".")[0] for app in settings.INSTALLED_APPS}
+    local_apps = {app for app in apps if (ROOT / app).is_dir()}
+    assert {"scheduler", "sync", "api", "workspace"} <= local_apps  # the check sees them
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {
+        pattern.rstrip("*").rstrip(".")
+        for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    folders = {
+        str(Path(folder).relative_to(ROOT))
+        for folder in [*settings.LOCALE_PATHS, *settings.TEMPLATES[0]["DIRS"]]
+    }
+    needed = local_apps | packages | folders | {"manage.py", "pyproject.toml"}
+    if "." not in copied:
+        missing = needed - copied
+        assert not missing, f"the Dockerfile does not copy {sorted(missing)}"
+
+
 def test_production_settings_pass_check_deploy_and_require_a_secret_key():
     env = {
         **os.environ,
@@ -140,8 +177,9 @@ def test_production_settings_refuse_to_start_without_email_url():
 
 
 def test_urllib3_is_upstream_so_outbound_pinning_holds():
-    """caldav's niquests brings urllib3-future, which may install over urllib3 (its
-    versions end in .9xx); the pinned outbound HTTP is built and tested on upstream."""
+    """The pinned outbound HTTP is built and tested on upstream urllib3. urllib3-future
+    (brought by niquests, which python-caldav needed) installs over it at every start
+    (its versions end in .9xx); scripts/ci-production checks a plain `pip install .` too."""
     import urllib3
 
     from sync.outbound import PinnedAdapter

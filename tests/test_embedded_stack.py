@@ -59,3 +59,28 @@ def test_worker_and_beat_run_on_the_embedded_broker(tmp_path):
         worker.terminate()
         output = worker.communicate(timeout=30)[0]
     assert "sync.tasks.heartbeat" in output and "succeeded" in output
+
+
+def test_beat_sends_the_first_heartbeat_as_it_starts(tmp_path):
+    """/health/ waits for a heartbeat; with the schedule's hour-long interval the only one a
+    fresh worker with beat can write within the minute is the one beat sends at start."""
+    env = {**embedded_env(tmp_path), "HEARTBEAT_INTERVAL_SECONDS": "3600"}
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    started = time.monotonic()
+    worker = subprocess.Popen(
+        worker_command(tmp_path / "beat-schedule"),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        while time.monotonic() - started < 60 and not heartbeats(tmp_path / "db.sqlite3"):
+            time.sleep(0.5)
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    assert heartbeats(tmp_path / "db.sqlite3"), f"no heartbeat within 60 s:\n{output}"

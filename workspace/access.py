@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 
-from scheduler.admin_scope import own_practitioner
+from web.tenancy import own_practitioner, owned_by
 
 
 def practitioner_required(view):
@@ -30,4 +30,4 @@ def practitioner_required(view):
 def own(queryset: QuerySet, request, path: str = "practitioner") -> QuerySet:
     """`queryset` narrowed to the logged-in practitioner's rows; superusers included (the
     workspace shows one practice: one's own)."""
-    return queryset.filter(**{path: request.practitioner.pk})
+    return owned_by(queryset, request.practitioner, path)

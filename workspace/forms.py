@@ -28,6 +28,29 @@ from scheduler.validators import (
 RANGES_PER_DAY = 3
 TIME = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# The years a date of the workspace may fall in, as the API's dates (api/fields.py) and the
+# pages' date parameters (web/params.py): 9999-12-31 has no next day, and a
+# range walked day by day from it overflowed (a 500).
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+
+class BoundedDateField(forms.DateField):
+    """A date in FIRST_YEAR..LAST_YEAR; any other is a form error, never an overflow."""
+
+    widget = DATE
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.widget.attrs.update(min=f"{FIRST_YEAR}-01-01", max=f"{LAST_YEAR}-12-31")
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not FIRST_YEAR <= value.year <= LAST_YEAR:
+            raise ValidationError(
+                gettext("Choose a date between %(first)d and %(last)d.")
+                % {"first": FIRST_YEAR, "last": LAST_YEAR},
+                code="year",
+            )
 
 
 def _overlap_check(ranges, where) -> None:
@@ -100,8 +123,8 @@ class HoursForm(forms.Form):
 
 class DaysOffForm(forms.Form):
     CLOSED, OTHER = "closed", "other"
-    first = forms.DateField(label=_("First day"), widget=DATE)
-    last = forms.DateField(label=_("Last day (empty for one day)"), required=False, widget=DATE)
+    first = BoundedDateField(label=_("First day"))
+    last = BoundedDateField(label=_("Last day (empty for one day)"), required=False)
     kind = forms.ChoiceField(
         label=_("That day"),
         choices=[(CLOSED, _("Closed")), (OTHER, _("Other hours"))],
@@ -163,16 +186,16 @@ class AppointmentTypeForm(forms.Form):
     active = forms.BooleanField(label=_("Clients can book it"), required=False, initial=True)
 
     @staticmethod
-    def initial_of(kind) -> dict:
+    def initial_of(appointment_type) -> dict:
         return {
-            "name": kind.name,
-            "duration_minutes": kind.duration_minutes,
-            "buffer_before_minutes": kind.buffer_before_minutes,
-            "buffer_after_minutes": kind.buffer_after_minutes,
-            "notice_hours": math.ceil(kind.min_notice_minutes / 60),
-            "horizon_weeks": max(1, round(kind.max_days_ahead / 7)),
-            "slot_step_minutes": kind.slot_step_minutes,
-            "active": kind.active,
+            "name": appointment_type.name,
+            "duration_minutes": appointment_type.duration_minutes,
+            "buffer_before_minutes": appointment_type.buffer_before_minutes,
+            "buffer_after_minutes": appointment_type.buffer_after_minutes,
+            "notice_hours": math.ceil(appointment_type.min_notice_minutes / 60),
+            "horizon_weeks": max(1, round(appointment_type.max_days_ahead / 7)),
+            "slot_step_minutes": appointment_type.slot_step_minutes,
+            "active": appointment_type.active,
         }
 
     def type_fields(self) -> dict:
@@ -306,6 +329,63 @@ class IcsForm(forms.Form):
         required=False,
         validators=[no_control_characters, no_markup],
     )
+
+
+class CalDAVForm(forms.Form):
+    """A CalDAV account: the calendars are found after it is saved, in a task."""
+
+    url = forms.CharField(
+        label=_("Server address (https://…)"),
+        max_length=2000,
+        validators=[no_control_characters],
+    )
+    username = forms.CharField(
+        label=_("User name (often your e-mail address)"),
+        max_length=320,
+        validators=[no_control_characters],
+    )
+    password = forms.CharField(
+        label=_("App password"),
+        max_length=1000,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        validators=[no_control_characters],
+    )
+    name = forms.CharField(
+        label=_("Name for this calendar (optional)"),
+        max_length=200,
+        required=False,
+        validators=[no_control_characters, no_markup],
+    )
+
+
+class CalendarChoiceForm(forms.Form):
+    """Which of the account's calendars receives bookings and which block time; a new
+    password when the connector has one. Any address may come back as the calendar for
+    bookings: the connector refuses one the account does not have, in its own words."""
+
+    def __init__(self, *args, calendars=(), with_password=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["push_calendar_id"] = forms.CharField(
+            label=_("Bookings go into"),
+            max_length=1024,
+            widget=forms.Select(choices=list(calendars)),
+        )
+        self.fields["busy_calendar_ids"] = forms.MultipleChoiceField(
+            label=_("Busy time comes from"),
+            required=False,
+            choices=list(calendars),
+            widget=forms.CheckboxSelectMultiple,
+        )
+        if with_password:
+            self.fields["password"] = forms.CharField(
+                label=_("New app password (only to change it)"),
+                max_length=1000,
+                required=False,
+                strip=False,
+                widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+                validators=[no_control_characters],
+            )
 
 
 class ReplyForm(forms.Form):

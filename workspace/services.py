@@ -3,18 +3,13 @@ and answering questions (the reply leaves through the outbox)."""
 
 from datetime import date, datetime, time, timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
-from django.utils import timezone as django_timezone
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from scheduler.models import DateOverride, Practitioner, Question
 from scheduler.practice import date_override_save
-from sync import outbox
+from sync import mail
 from workspace.models import QuestionAnswer
 
 MAX_DAYS_OFF_RANGE = 62
@@ -41,14 +36,14 @@ def days_off_save(
     }
     saved = []
     with transaction.atomic():
-        day = first
-        while day <= last:
+        # Never a day past `last`: the day after 9999-12-31 does not exist.
+        for offset in range((last - first).days + 1):
+            day = first + timedelta(days=offset)
             saved.append(
                 date_override_save(
                     practitioner=practitioner, date=day, ranges=ranges, override=existing.get(day)
                 )
             )
-            day += timedelta(days=1)
     return saved
 
 
@@ -64,26 +59,10 @@ def question_reopen(*, question: Question) -> None:
 
 
 def question_reply(*, question: Question, reply: str, now: datetime) -> QuestionAnswer:
-    """E-mail the reply to whoever asked (in their language, from the practice, answers go
-    to the practitioner) and mark the question answered, in one transaction: the e-mail
-    is an outbox item, delivered after commit."""
-    practitioner = question.practitioner
-    context = {"question": question, "reply": reply, "practitioner": practitioner}
-    language = question.language if question.language in ("nl", "en") else "nl"
-    with translation.override(language), django_timezone.override(practitioner.timezone):
-        subject = render_to_string("workspace/email/question_reply_subject.txt", context)
-        text = render_to_string("workspace/email/question_reply.txt", context)
-        html = render_to_string("workspace/email/question_reply.html", context)
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[question.email],
-        reply_to=[practitioner.email] if practitioner.email else None,
-    )
-    message.attach_alternative(html, "text/html")
+    """E-mail the reply to whoever asked (sync/mail.py) and mark the question answered, in
+    one transaction: the e-mail is an outbox item, delivered after commit."""
     with transaction.atomic():
-        outbox.mail_enqueue(message, practitioner_id=practitioner.pk, now=now)
+        mail.question_reply_queue(question, reply=reply, now=now)
         answer, _created = QuestionAnswer.objects.update_or_create(
             question=question, defaults={"answered_at": now, "reply": reply}
         )

@@ -1,6 +1,6 @@
-"""The practitioner's workspace: server-rendered pages, every query scoped to the
-logged-in practitioner (another practice's ids are a 404). Views parse input, call one
-service and render."""
+"""The practitioner's workspace: server-rendered pages of one practice, the logged-in
+practitioner's own (`own` narrows every query; another practice's ids are a 404). Views
+parse input, call the domain (or sync, for calendars) to write or read, and render."""
 
 from datetime import timedelta
 
@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from scheduler.agenda import agenda_window
 from scheduler.booking import (
     ClientDetails,
     booking_cancel,
@@ -24,25 +25,31 @@ from scheduler.booking import (
     practitioner_booking_type,
 )
 from scheduler.exceptions import SchedulingError, SlotUnavailable
-from scheduler.models import AppointmentType, Booking, DateOverride, Question, WeeklyRule
-from scheduler.page.params import date_param, instant_param, monday_of
+from scheduler.models import (
+    AppointmentType,
+    Booking,
+    DateOverride,
+    Question,
+    Session,
+    WeeklyRule,
+)
 from scheduler.practice import (
     appointment_type_create,
     appointment_type_update,
     date_override_delete,
     weekly_rules_replace,
 )
-from scheduler.selectors import slot_list
-from sync import tasks
-from sync.calendars import calendar_connection_delete, ics_connection_create
-from sync.google.oauth import google_connect_start, google_connection_disconnect
+from scheduler.selectors import slot_find
+from sync import connectors
 from sync.ics.export import feed_tokens, feed_tokens_rotate
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection
+from web.params import date_param, instant_param, monday_of
+from web.weeks import week_days, week_slots, week_steps, week_to_show
 from workspace import forms
 from workspace.access import own, practitioner_required
 from workspace.models import QuestionAnswer
-from workspace.selectors import agenda_days
+from workspace.selectors import agenda_with_calendars
 from workspace.services import (
     days_off_save,
     question_mark_answered,
@@ -79,27 +86,24 @@ def agenda(request):
     """One day or one week of the agenda, in the practitioner's zone; today first."""
     practitioner = request.practitioner
     today = timezone.localdate(timezone=practitioner.zone)
-    first = date_param(request.GET.get("date")) or today
-    span = "day" if request.GET.get("span") == "day" else "week"
-    days = 1 if span == "day" else 7
-    if span == "week":
-        first -= timedelta(days=first.weekday())
-    agenda = agenda_days(practitioner=practitioner, first=first, days=days, now=timezone.now())
-    if span == "week" and first <= today < first + timedelta(days=7):
+    window = agenda_window(
+        day=date_param(request.GET.get("date")), span=request.GET.get("span"), today=today
+    )
+    agenda = agenda_with_calendars(practitioner=practitioner, window=window, now=timezone.now())
+    if window.span == "week" and window.holds(today):
         # Today first, the rest of the week after it, the days gone by last.
         agenda = [d for d in agenda if d.day >= today] + [d for d in agenda if d.day < today]
-    step = timedelta(days=days)
     broken = own(CalendarConnection.objects, request).exclude(status=CalendarConnection.Status.OK)
     return render(
         request,
         "workspace/agenda.html",
         {
             "agenda": agenda,
-            "span": span,
-            "first": first,
-            "last": first + step - timedelta(days=1),
-            "previous": first - step,
-            "next": first + step,
+            "span": window.span,
+            "first": window.first,
+            "last": window.last,
+            "previous": window.previous,
+            "next": window.next,
             "today": today,
             "broken": list(broken),
             "section": "agenda",
@@ -126,7 +130,7 @@ def booking_detail(request, booking_id):
             "booking": booking,
             "sessions": sessions,
             "upcoming": booking.status == Booking.Status.CONFIRMED
-            and any(s.start > now and s.status == "confirmed" for s in sessions),
+            and any(s.start > now and s.status == Session.Status.CONFIRMED for s in sessions),
             "movable": booking.status == Booking.Status.CONFIRMED
             and bool(sessions)
             and sessions[0].start > now,
@@ -193,30 +197,25 @@ def booking_move(request, booking_id):
 
 @practitioner_required
 def book_choose(request):
-    types = own(AppointmentType.objects, request).order_by("-active", "name")
-    return render(request, "workspace/book_choose.html", {"types": types, "section": "agenda"})
+    return render(
+        request, "workspace/book_choose.html", {"types": _types(request), "section": "agenda"}
+    )
 
 
 @practitioner_required
 @require_http_methods(["GET", "POST"])
 def book_for_client(request, type_id):
     """A booking taken by phone: pick a time (notice and horizon waived), then the client."""
-    kind = get_object_or_404(own(AppointmentType.objects, request), pk=type_id)
+    appointment_type = get_object_or_404(own(AppointmentType.objects, request), pk=type_id)
     start = instant_param(request.GET.get("start") or request.POST.get("start"))
     if start is None:
-        return _picker(
-            request,
-            kind,
-            action=reverse("workspace:book", args=[kind.pk]),
-            method="get",
-            title=_("Book for a client: %(type)s") % {"type": kind.name},
-        )
+        return _book_picker(request, appointment_type)
     form = forms.ClientForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             result = booking_create(
-                appointment_type=kind,
+                appointment_type=appointment_type,
                 start=start,
                 client=ClientDetails(
                     name=data["name"],
@@ -230,15 +229,7 @@ def book_for_client(request, type_id):
                 notice_waived=True,
             )
         except SlotUnavailable:
-            return _picker(
-                request,
-                kind,
-                action=reverse("workspace:book", args=[kind.pk]),
-                method="get",
-                taken=True,
-                around=start.astimezone(request.practitioner.zone).date(),
-                title=_("Book for a client: %(type)s") % {"type": kind.name},
-            )
+            return _book_picker(request, appointment_type, taken=start)
         except (SchedulingError, ValidationError) as exc:
             detail = getattr(exc, "detail", None)
             form.add_error(None, _(detail) if detail else exc)
@@ -249,34 +240,19 @@ def book_for_client(request, type_id):
                 % {"name": result.booking.client_name},
             )
             return redirect("workspace:booking", result.booking.pk)
-    relaxed = practitioner_booking_type(kind)
-    day = start.astimezone(request.practitioner.zone).date()
-    slot = next(
-        (
-            s
-            for s in slot_list(
-                appointment_type=relaxed, first_day=day, last_day=day, now=timezone.now()
-            )
-            if s.start == start
-        ),
-        None,
+    slot, _rules = slot_find(
+        appointment_type=practitioner_booking_type(appointment_type),
+        start=start,
+        now=timezone.now(),
     )
     if slot is None:
-        return _picker(
-            request,
-            kind,
-            action=reverse("workspace:book", args=[kind.pk]),
-            method="get",
-            taken=True,
-            around=day,
-            title=_("Book for a client: %(type)s") % {"type": kind.name},
-        )
+        return _book_picker(request, appointment_type, taken=start)
     zone = request.practitioner.zone
     return render(
         request,
         "workspace/book_confirm.html",
         {
-            "kind": kind,
+            "appointment_type": appointment_type,
             "form": form,
             "start_value": int(start.timestamp()),
             "sessions": [(s.start.astimezone(zone), s.end.astimezone(zone)) for s in slot.sessions],
@@ -285,9 +261,22 @@ def book_for_client(request, type_id):
     )
 
 
+def _book_picker(request, appointment_type, *, taken=None):
+    """The week to pick a time from; after `taken` was lost, the week around it (a 409)."""
+    return _picker(
+        request,
+        appointment_type,
+        action=reverse("workspace:book", args=[appointment_type.pk]),
+        method="get",
+        taken=taken is not None,
+        around=taken and taken.astimezone(request.practitioner.zone).date(),
+        title=_("Book for a client: %(type)s") % {"type": appointment_type.name},
+    )
+
+
 def _picker(
     request,
-    kind,
+    appointment_type,
     *,
     action,
     title,
@@ -297,52 +286,29 @@ def _picker(
     taken=False,
     booking=None,
 ):
-    """A week of free times of `kind` as the practitioner may book them."""
-    practitioner = request.practitioner
-    zone = practitioner.zone
+    """A week of free times of `appointment_type` as the practitioner may book them."""
+    zone = request.practitioner.zone
     now = timezone.now()
     today = timezone.localdate(now, timezone=zone)
-    monday = monday_of(date_param(request.GET.get("week")) or around or today)
-    monday = max(monday, monday_of(today))
-    relaxed = practitioner_booking_type(kind)
-    slots = slot_list(
-        appointment_type=relaxed,
-        first_day=monday,
-        last_day=monday + timedelta(days=6),
-        now=now,
-        exclude_booking_id=exclude,
+    monday = week_to_show(date_param(request.GET.get("week")), fallback=around, today=today)
+    slots = week_slots(
+        practitioner_booking_type(appointment_type), monday, now=now, exclude_booking_id=exclude
     )
-    days = []
-    for offset in range(7):
-        day = monday + timedelta(days=offset)
-        days.append(
-            (
-                day,
-                [
-                    {
-                        "start": s.start.astimezone(zone),
-                        "value": int(s.start.timestamp()),
-                        "sessions": [i.start.astimezone(zone) for i in s.sessions],
-                    }
-                    for s in slots
-                    if s.start.astimezone(zone).date() == day
-                ],
-            )
-        )
+    previous_week, next_week = week_steps(
+        monday, today=today, last_day=monday_of(today) + timedelta(weeks=PICKER_WEEKS_AHEAD)
+    )
     return render(
         request,
         "workspace/picker.html",
         {
-            "kind": kind,
+            "appointment_type": appointment_type,
             "title": title,
             "action": action,
             "method": method,
-            "days": days,
+            "days": week_days(slots, monday, zone),
             "monday": monday,
-            "previous_week": monday - timedelta(days=7) if monday > monday_of(today) else None,
-            "next_week": monday + timedelta(days=7)
-            if monday < monday_of(today) + timedelta(weeks=PICKER_WEEKS_AHEAD)
-            else None,
+            "previous_week": previous_week,
+            "next_week": next_week,
             "taken": taken,
             "booking": booking,
             "section": "agenda",
@@ -381,15 +347,14 @@ def _preview(request):
     now = timezone.now()
     monday = monday_of(timezone.localdate(now, timezone=practitioner.zone)) + timedelta(days=7)
     preview = []
-    for kind in own(AppointmentType.objects, request).filter(active=True).order_by("name"):
-        slots = slot_list(
-            appointment_type=kind, first_day=monday, last_day=monday + timedelta(days=6), now=now
-        )
+    for appointment_type in (
+        own(AppointmentType.objects, request).filter(active=True).order_by("name")
+    ):
         by_day = {}
-        for slot in slots:
+        for slot in week_slots(appointment_type, monday, now=now):
             local = slot.start.astimezone(practitioner.zone)
             by_day.setdefault(local.date(), []).append(local)
-        preview.append((kind, sorted(by_day.items())))
+        preview.append((appointment_type, sorted(by_day.items())))
     return {"monday": monday, "types": preview}
 
 
@@ -444,21 +409,27 @@ def day_off_delete(request, override_id):
 
 @practitioner_required
 def types(request):
-    kinds = own(AppointmentType.objects, request).order_by("-active", "name")
-    return render(request, "workspace/types.html", {"types": kinds, "section": "types"})
+    return render(request, "workspace/types.html", {"types": _types(request), "section": "types"})
+
+
+def _types(request):
+    """The practitioner's appointment types, those clients can book first."""
+    return own(AppointmentType.objects, request).order_by("-active", "name")
 
 
 @practitioner_required
 @require_http_methods(["GET", "POST"])
 def type_edit(request, type_id=None):
-    kind = (
+    appointment_type = (
         get_object_or_404(own(AppointmentType.objects, request), pk=type_id)
         if type_id is not None
         else None
     )
-    initial = forms.AppointmentTypeForm.initial_of(kind) if kind else {}
+    initial = forms.AppointmentTypeForm.initial_of(appointment_type) if appointment_type else {}
     series_initial = (
-        [forms.SeriesItemForm.initial_of(i) for i in (kind.series or [])] if kind else []
+        [forms.SeriesItemForm.initial_of(i) for i in (appointment_type.series or [])]
+        if appointment_type
+        else []
     )
     form = forms.AppointmentTypeForm(request.POST or None, initial=initial)
     series = forms.SeriesFormSet(request.POST or None, initial=series_initial, prefix="series")
@@ -466,19 +437,26 @@ def type_edit(request, type_id=None):
         fields = form.type_fields()
         fields["series"] = series.series()
         try:
-            if kind is None:
-                kind = appointment_type_create(practitioner=request.practitioner, **fields)
+            if appointment_type is None:
+                appointment_type = appointment_type_create(
+                    practitioner=request.practitioner, **fields
+                )
             else:
-                appointment_type_update(appointment_type=kind, **fields)
+                appointment_type_update(appointment_type=appointment_type, **fields)
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            messages.success(request, _("“%(name)s” is saved.") % {"name": kind.name})
+            messages.success(request, _("“%(name)s” is saved.") % {"name": appointment_type.name})
             return redirect("workspace:types")
     return render(
         request,
         "workspace/type_form.html",
-        {"form": form, "series": series, "kind": kind, "section": "types"},
+        {
+            "form": form,
+            "series": series,
+            "appointment_type": appointment_type,
+            "section": "types",
+        },
     )
 
 
@@ -498,9 +476,10 @@ def calendars(request):
         request,
         "workspace/calendars.html",
         {
-            "connections": [(c, _plain_status(c)) for c in connections],
+            "connections": [_calendar_entry(c) for c in connections],
             "feeds": feeds,
             "form": forms.IcsForm(),
+            "caldav_form": forms.CalDAVForm(auto_id="id_caldav_%s"),
             "google_enabled": bool(settings.GOOGLE_CLIENT_ID),
             "now": timezone.now(),
             "section": "calendars",
@@ -508,38 +487,74 @@ def calendars(request):
     )
 
 
-def _plain_status(connection: CalendarConnection) -> str:
-    if connection.status == CalendarConnection.Status.RECONNECT_NEEDED:
-        return _("Google no longer gives access: connect again.")
-    if connection.status == CalendarConnection.Status.ERROR:
-        return _(
-            "The last attempt to read this calendar failed; its busy time is from the last success."
+def _calendar_entry(connection: CalendarConnection) -> dict:
+    """What the page shows of one connection, in its connector's words."""
+    connector = connectors.of(connection)
+    calendars = connector.calendars(connection) if connector.push_kind else []
+    choice = None
+    if calendars:
+        choice = forms.CalendarChoiceForm(
+            calendars=calendars,
+            with_password="password" in connector.editable,
+            initial={
+                "push_calendar_id": connection.push_calendar_id,
+                "busy_calendar_ids": connection.busy_calendar_ids,
+            },
+            auto_id=f"id_{connection.pk}_%s",
         )
-    if connection.last_success_at is None:
-        return _("Not read yet.")
-    return _("Working.")
+    return {
+        "connection": connection,
+        "label": connector.label,
+        "status": connector.status_text(connection),
+        "choice": choice,
+        # A provider's consent page, not a password, gives access again.
+        "consent_again": not connector.connects_here
+        and connection.status == CalendarConnection.Status.RECONNECT_NEEDED,
+    }
 
 
 @practitioner_required
 @require_POST
 def calendar_add_ics(request):
     form = forms.IcsForm(request.POST)
-    if form.is_valid():
-        try:
-            ics_connection_create(
-                practitioner=request.practitioner,
-                url=form.cleaned_data["url"],
-                name=form.cleaned_data["name"],
-            )
-        except FeedFetchError as exc:
-            messages.error(
-                request, _("This address cannot be used: %(reason)s") % {"reason": _(str(exc))}
-            )
-        else:  # the service asks a worker to read it once this commits
-            messages.success(request, _("Calendar added; its busy time is read now."))
-    else:
+    if not form.is_valid():
         messages.error(request, _("Fill in the address of the calendar."))
+    elif _connect(request, CalendarConnection.Kind.ICS, form.cleaned_data):
+        messages.success(request, _("Calendar added; its busy time is read now."))
     return redirect("workspace:calendars")
+
+
+@practitioner_required
+@require_POST
+def calendar_add_caldav(request):
+    form = forms.CalDAVForm(request.POST)
+    if not form.is_valid():
+        messages.error(
+            request, _("Fill in the server address, your user name and an app password.")
+        )
+    elif _connect(request, CalendarConnection.Kind.CALDAV, form.cleaned_data):
+        messages.success(
+            request, _("Calendar added; its calendars are looked up now (in the background).")
+        )
+    return redirect("workspace:calendars")
+
+
+def _connect(request, kind: str, values: dict) -> bool:
+    """Add a connection of this kind; reading starts after commit, in a worker."""
+    try:
+        connectors.get(kind).connect(
+            practitioner=request.practitioner,
+            user=request.user,
+            values=values,
+            redirect_uri="",
+            now=timezone.now(),
+        )
+    except FeedFetchError as exc:
+        messages.error(
+            request, _("This address cannot be used: %(reason)s") % {"reason": _(str(exc))}
+        )
+        return False
+    return True
 
 
 def _connection_of(request, connection_id) -> CalendarConnection:
@@ -550,12 +565,37 @@ def _connection_of(request, connection_id) -> CalendarConnection:
 @require_POST
 def calendar_sync(request, connection_id):
     connection = _connection_of(request, connection_id)
-    if connection.kind == CalendarConnection.Kind.ICS:
-        tasks.after_commit(tasks.ics_sync, connection.pk, force=True)
-    else:
-        tasks.after_commit(tasks.google_pull, connection.pk)
-    tasks.after_commit(tasks.outbox_drain, connection.pk)
+    connectors.of(connection).sync_soon(connection)
     messages.success(request, _("Synchronising; refresh the page in a moment."))
+    return redirect("workspace:calendars")
+
+
+@practitioner_required
+@require_POST
+def calendar_change(request, connection_id):
+    connection = _connection_of(request, connection_id)
+    connector = connectors.of(connection)
+    form = forms.CalendarChoiceForm(
+        request.POST,
+        calendars=connector.calendars(connection),
+        with_password="password" in connector.editable,
+    )
+    if not form.is_valid():
+        messages.error(request, _("Choose a calendar for the bookings."))
+        return redirect("workspace:calendars")
+    values = {
+        "push_calendar_id": form.cleaned_data["push_calendar_id"],
+        "busy_calendar_ids": form.cleaned_data["busy_calendar_ids"],
+    }
+    if form.cleaned_data.get("password"):
+        values["password"] = form.cleaned_data["password"]
+    try:
+        connector.update(connection=connection, values=values, now=timezone.now())
+    except connectors.Refused as exc:
+        for message in exc.errors.values():
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Calendar choice saved; the calendars are read again now."))
     return redirect("workspace:calendars")
 
 
@@ -563,10 +603,7 @@ def calendar_sync(request, connection_id):
 @require_POST
 def calendar_delete(request, connection_id):
     connection = _connection_of(request, connection_id)
-    if connection.kind == CalendarConnection.Kind.GOOGLE:
-        google_connection_disconnect(connection=connection, now=timezone.now())
-    else:
-        calendar_connection_delete(connection=connection)
+    connectors.of(connection).remove(connection=connection, now=timezone.now())
     messages.success(request, _("Calendar removed, with its busy time."))
     return redirect("workspace:calendars")
 
@@ -577,12 +614,14 @@ def calendar_google(request):
     if not settings.GOOGLE_CLIENT_ID:
         messages.error(request, _("Google Calendar is not set up for this service."))
         return redirect("workspace:calendars")
-    url = google_connect_start(
+    connected = connectors.get(CalendarConnection.Kind.GOOGLE).connect(
         practitioner=request.practitioner,
         user=request.user,
+        values={},
         redirect_uri=request.build_absolute_uri(reverse("google-callback")),
+        now=timezone.now(),
     )
-    return HttpResponseRedirect(url)
+    return HttpResponseRedirect(connected.redirect_to)
 
 
 @practitioner_required

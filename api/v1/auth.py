@@ -2,7 +2,7 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from api.fields import StrictCharField
 from api.permissions import IsPractitioner
 from api.throttling import AuthThrottle
-from api.tokens import token_rotate
+from scheduler.tokens import token_rotate
 
 
 class TokenInputSerializer(serializers.Serializer):
@@ -52,4 +52,9 @@ class AuthTokenRotateApi(APIView):
 
     @extend_schema(request=None, responses=TokenOutputSerializer, tags=["auth"])
     def post(self, request):
-        return Response({"token": token_rotate(user=request.user)})
+        presented = request.auth.key if isinstance(request.auth, Token) else None
+        token = token_rotate(user=request.user, presented=presented)
+        if token is None:
+            # A rotation alongside this one replaced the token first: it is revoked now.
+            raise AuthenticationFailed("Invalid token.")
+        return Response({"token": token})

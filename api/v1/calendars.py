@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.generics import get_object_or_404
@@ -9,20 +10,9 @@ from rest_framework.views import APIView
 
 from api.fields import StrictCharField
 from api.permissions import IsPractitioner
-from sync.caldav.service import (
-    caldav_connection_create,
-    caldav_connection_delete,
-    caldav_connection_update,
-)
-from sync.calendars import (
-    calendar_connection_delete,
-    calendar_connection_update,
-    ics_connection_create,
-)
-from sync.google.oauth import google_connect_start, google_connection_disconnect
+from sync import connectors
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection
-from sync.tasks import after_commit, caldav_pull, caldav_setup
 
 
 class AvailableCalendarSerializer(serializers.Serializer):
@@ -74,7 +64,7 @@ class CalendarConnectionSerializer(serializers.Serializer):
     warnings = serializers.ListField(child=serializers.CharField(), read_only=True)
 
     def validate_kind(self, value):
-        if value == CalendarConnection.Kind.GOOGLE:
+        if not connectors.get(value).connects_here:
             raise serializers.ValidationError(
                 "Only iCal feeds and CalDAV calendars are added here; connect Google through "
                 "google/connect/."
@@ -82,18 +72,18 @@ class CalendarConnectionSerializer(serializers.Serializer):
         return value
 
     def validate(self, attrs):
-        if attrs.get("kind") == CalendarConnection.Kind.CALDAV:
+        if "kind" in attrs:
             missing = {
                 name: ["This field is required."]
-                for name, key in (("username", "caldav_username"), ("password", "password"))
-                if not attrs.get(key)
+                for name in connectors.get(attrs["kind"]).required
+                if not attrs.get(self.fields[name].source)
             }
             if missing:
                 raise serializers.ValidationError(missing)
         return attrs
 
     def get_setup_pending(self, connection) -> bool:
-        return connection.kind == CalendarConnection.Kind.CALDAV and not connection.caldav_home_url
+        return connectors.of(connection).setup_pending(connection)
 
     def get_busy_age_seconds(self, connection) -> int | None:
         if connection.last_success_at is None:
@@ -122,21 +112,6 @@ class GoogleConnectSerializer(serializers.Serializer):
     authorization_url = serializers.URLField()
 
 
-def _check_calendars(connection: CalendarConnection, values: dict) -> None:
-    """CalDAV: once the calendars are known, only those can be chosen."""
-    known = {c["id"] for c in connection.available_calendars or []}
-    if not known:
-        return
-    if "push_calendar_id" in values and values["push_calendar_id"] not in known:
-        raise serializers.ValidationError(
-            {"push_calendar_id": ["Not one of this account's calendars."]}
-        )
-    if set(values.get("busy_calendar_ids", [])) - known:
-        raise serializers.ValidationError(
-            {"busy_calendar_ids": ["Not one of this account's calendars."]}
-        )
-
-
 class CalendarListApi(APIView):
     """The practitioner's calendar connections; POST subscribes to an iCal feed or adds a
     CalDAV account (201 at once; a task discovers its calendars after commit)."""
@@ -156,28 +131,23 @@ class CalendarListApi(APIView):
     def post(self, request):
         data = CalendarConnectionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        values = data.validated_data
-        caldav = values["kind"] == CalendarConnection.Kind.CALDAV
+        values = dict(data.validated_data)
+        values["username"] = values.pop("caldav_username", "")
         try:
-            if caldav:
-                connection = caldav_connection_create(
+            # Reading (CalDAV: finding the calendars) starts in a task after commit.
+            connection = (
+                connectors.get(values["kind"])
+                .connect(
                     practitioner=request.user.practitioner,
-                    url=values["url"],
-                    username=values["caldav_username"],
-                    password=values["password"],
-                    name=values["name"],
+                    user=request.user,
+                    values=values,
+                    redirect_uri="",
+                    now=timezone.now(),
                 )
-            else:
-                connection = ics_connection_create(
-                    practitioner=request.user.practitioner,
-                    url=values["url"],
-                    name=values["name"],
-                    block_all_day=values["block_all_day"],
-                )
+                .connection
+            )
         except FeedFetchError as exc:
             raise serializers.ValidationError({"url": [str(exc)]}) from exc
-        if caldav:  # discovery talks to the server: in a task, never in this request
-            after_commit(caldav_setup, connection.pk)
         return Response(
             CalendarConnectionSerializer(connection).data, status=status.HTTP_201_CREATED
         )
@@ -203,42 +173,28 @@ class CalendarDetailApi(APIView):
         data = CalendarConnectionUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        is_ics = connection.kind == CalendarConnection.Kind.ICS
-        is_caldav = connection.kind == CalendarConnection.Kind.CALDAV
-        if "url" in values and not is_ics:
-            raise serializers.ValidationError({"url": ["Only iCal connections have a URL."]})
-        for field in ("push_calendar_id", "busy_calendar_ids"):
-            if field in values and is_ics:
-                raise serializers.ValidationError({field: ["Only Google connections have this."]})
-        for field in ("username", "password"):
-            if field in values and not is_caldav:
-                raise serializers.ValidationError({field: ["Only CalDAV connections have this."]})
-        if is_caldav:
-            _check_calendars(connection, values)
-            credentials = "password" in values or "username" in values
-            connection = caldav_connection_update(
-                connection=connection, now=timezone.now(), **values
-            )
-            if credentials:
-                after_commit(caldav_setup, connection.pk)
-            else:
-                after_commit(caldav_pull, connection.pk, force=True)
-            return Response(CalendarConnectionSerializer(connection).data)
+        connector = connectors.of(connection)
+        foreign = {
+            field: [gettext("%(label)s connections do not have this.") % {"label": connector.label}]
+            for field in values
+            if field not in connector.editable
+        }
+        if foreign:
+            raise serializers.ValidationError(foreign)
         try:
-            connection = calendar_connection_update(connection=connection, **values)
+            connection = connector.update(connection=connection, values=values, now=timezone.now())
         except FeedFetchError as exc:
             raise serializers.ValidationError({"url": [str(exc)]}) from exc
+        except connectors.Refused as exc:
+            raise serializers.ValidationError(
+                {field: [message] for field, message in exc.errors.items()}
+            ) from exc
         return Response(CalendarConnectionSerializer(connection).data)
 
     @extend_schema(responses={204: None}, tags=["calendars"])
     def delete(self, request, pk):
         connection = self._get(request, pk)
-        if connection.kind == CalendarConnection.Kind.GOOGLE:
-            google_connection_disconnect(connection=connection, now=timezone.now())
-        elif connection.kind == CalendarConnection.Kind.CALDAV:
-            caldav_connection_delete(connection=connection)
-        else:
-            calendar_connection_delete(connection=connection)
+        connectors.of(connection).remove(connection=connection, now=timezone.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -253,9 +209,11 @@ class GoogleConnectApi(APIView):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Google Calendar is not configured (GOOGLE_CLIENT_ID)."]}
             )
-        url = google_connect_start(
+        connected = connectors.get(CalendarConnection.Kind.GOOGLE).connect(
             practitioner=request.user.practitioner,
             user=request.user,
+            values={},
             redirect_uri=request.build_absolute_uri(reverse("google-callback")),
+            now=timezone.now(),
         )
-        return Response({"authorization_url": url})
+        return Response({"authorization_url": connected.redirect_to})

@@ -14,12 +14,12 @@ from rest_framework.views import APIView
 from api.fields import AwareDateTimeField, BoundedDateField
 from api.serializers import ErrorSerializer, IntervalSerializer
 from api.throttling import SlotsThrottle
+from scheduler.bounds import MAX_SLOT_RANGE_DAYS
 from scheduler.exceptions import SlotUnavailable
 from scheduler.models import AppointmentType, validate_timezone
 from scheduler.selectors import appointment_type_series, slot_list, slot_options
 from sync.calendars import busy_mirrored_at
 
-MAX_SLOT_RANGE_DAYS = 62
 # Slots change when someone books; a short shared cache still absorbs bursts.
 SLOTS_CACHE_CONTROL = "public, max-age=15"
 

@@ -133,15 +133,21 @@ AUTHENTICATION_BACKENDS = [
     "api.auth_backends.LoginLockoutBackend",
     "api.auth_backends.PasswordBackend",
 ]
-# Login lockout (admin and POST /api/v1/auth/token/): after AXES_FAILURE_LIMIT failures for
-# one username from one address, that pair is refused, right password or not, for
-# AXES_COOLOFF_MINUTES. A successful login clears the count.
+# Login lockout (admin, workspace and POST /api/v1/auth/token/), api/auth_backends.py:
+# after AXES_FAILURE_LIMIT failures for one username from one address (an IPv6 /64 is one
+# address), that pair is refused, right password or not; after AXES_ACCOUNT_FAILURE_LIMIT
+# failures for one username from any addresses, the account is refused from everywhere
+# and its owner gets one e-mail per lock. Both last until AXES_COOLOFF_MINUTES have passed
+# since the last failure. A successful login clears that address's count.
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_ACCOUNT_FAILURE_LIMIT = env.int("AXES_ACCOUNT_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# The client address as the throttles see it (X-Forwarded-For behind NUM_PROXIES proxies).
+AXES_HANDLER = "api.auth_backends.LoginLockoutHandler"
+# The client address as the throttles see it (X-Forwarded-For behind NUM_PROXIES proxies,
+# an IPv6 /64 as one address).
 AXES_CLIENT_IP_CALLABLE = "api.auth_backends.client_address"
 AXES_HTTP_RESPONSE_CODE = 429
 
@@ -215,17 +221,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "sync.tasks.heartbeat",
         "schedule": HEARTBEAT_INTERVAL_SECONDS,
     },
-    # Each subscribed calendar is fetched when ICS_POLL_MINUTES have passed since its last try.
-    "ics-sync-due": {"task": "sync.tasks.ics_sync_due", "schedule": 60},
+    # Every kind of calendar reads the connections that are due (sync/connectors.py): ICS
+    # feeds every ICS_POLL_MINUTES, Google every GOOGLE_POLL_MINUTES (the fallback behind push
+    # notifications), CalDAV every CALDAV_POLL_MINUTES; and renews what it must hourly
+    # (Google's watch channels).
+    "calendars-read-due": {"task": "sync.tasks.calendars_read_due", "schedule": 60},
+    "calendars-upkeep": {"task": "sync.tasks.calendars_upkeep", "schedule": 3600},
     # Reminders go out 12 to 36 hours ahead, so an hourly run reaches everyone once.
     "reminders": {"task": "sync.tasks.reminders_send", "schedule": 3600},
-    # Sweep the outbox (e-mail and calendar pushes); Google: poll as the fallback to push,
-    # renew watch channels.
+    # Sweep the outbox (e-mail and calendar pushes).
     "outbox-drain": {"task": "sync.tasks.outbox_drain", "schedule": OUTBOX_SWEEP_SECONDS},
-    "google-pull-due": {"task": "sync.tasks.google_pull_due", "schedule": 60},
-    "google-channels-renew": {"task": "sync.tasks.google_channels_renew", "schedule": 3600},
-    # CalDAV: each connection is pulled every CALDAV_POLL_MINUTES (pushes go via the outbox).
-    "caldav-pull-due": {"task": "sync.tasks.caldav_pull_due", "schedule": 60},
     "privacy-retention": {"task": "sync.tasks.privacy_retention", "schedule": 24 * 3600},
     # Key rotation: everything under the newest TOKEN_ENCRYPTION_KEYS key (README).
     "secrets-reencrypt": {"task": "sync.tasks.secrets_reencrypt", "schedule": 7 * 24 * 3600},
@@ -260,7 +265,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
-        "BookingStatusEnum": ["confirmed", "cancelled"],
+        "BookingStatusEnum": "scheduler.lifecycle.BookingStatus.values",
         "ConnectionStatusEnum": ["ok", "error", "reconnect_needed"],
     },
 }

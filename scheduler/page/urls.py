@@ -1,11 +1,8 @@
 from django.urls import path
 from django.views.i18n import set_language
 
-from scheduler.page import (
-    converters,  # noqa: F401 - registers <manage_token:...>
-    views,
-    waitlist_views,
-)
+from scheduler.page import views, waitlist_views
+from web import converters  # noqa: F401 - registers <manage_token:...>
 
 urlpatterns = [
     path("", views.home, name="home"),

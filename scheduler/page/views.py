@@ -29,15 +29,15 @@ from scheduler.booking import (
 from scheduler.exceptions import SchedulingError, SlotUnavailable, TooManyBookings
 from scheduler.models import AppointmentType, Booking, Practitioner
 from scheduler.page.forms import BookingForm, QuestionForm
-from scheduler.page.limits import limit_reached
-from scheduler.page.params import date_param, instant_param, monday_of
 from scheduler.questions import question_create
 from scheduler.selectors import (
     slot_alternatives,
-    slot_list,
     slot_next_free,
     slot_options,
 )
+from web.limits import limit_reached
+from web.params import date_param, instant_param, monday_of
+from web.weeks import slot_view, week_days, week_slots, week_steps, week_to_show
 
 WEEKS_TO_SEARCH = 8
 ALTERNATIVES = 3
@@ -248,8 +248,7 @@ def manage_page(request, token):
             "booking": booking,
             "practitioner": practitioner,
             "sessions": [
-                (_local(s.start, practitioner), _local(s.end, practitioner), s.status)
-                for s in sessions
+                (_local(s.start, practitioner), _local(s.end, practitioner), s) for s in sessions
             ],
             "changeable": changeable,
             "choices": choices,
@@ -310,18 +309,17 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
     """The week view; after a lost race, the nearest free times as alternatives."""
     now = timezone.now()
     zone = practitioner.zone
-    this_monday = monday_of(timezone.localdate(now, timezone=zone))
+    today = timezone.localdate(now, timezone=zone)
     # Which week to open: the one asked for, else the one of a time just taken, else (when
     # rescheduling) the week of the booking's own first session, else this week.
-    monday = monday_of(
-        date_param(request.GET.get("week"))
-        or (taken and _local_day(taken, practitioner))
-        or (booking and _booking_day(booking, practitioner))
-        or this_monday
+    monday = week_to_show(
+        date_param(request.GET.get("week")),
+        fallback=(taken and _local_day(taken, practitioner))
+        or (booking and _booking_day(booking, practitioner)),
+        today=today,
     )
-    monday = max(monday, this_monday)
     exclude = booking.pk if booking else None
-    slots = _week(appointment_type, monday, now, exclude)
+    slots = week_slots(appointment_type, monday, now=now, exclude_booking_id=exclude)
     next_free = None
     if not slots:
         found = slot_next_free(
@@ -335,7 +333,7 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
         if next_free and "week" not in request.GET:
             # Nobody asked for this week: open the first week that has a free time.
             monday = monday_of(_local_day(next_free, practitioner))
-            slots = _week(appointment_type, monday, now, exclude)
+            slots = week_slots(appointment_type, monday, now=now, exclude_booking_id=exclude)
             next_free = None
     alternatives = []
     if taken is not None:
@@ -346,13 +344,8 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
             count=ALTERNATIVES,
             exclude_booking_id=exclude,
         )
-    days = []
-    for offset in range(7):
-        day = monday + timedelta(days=offset)
-        day_slots = [s for s in slots if _local_day(s.start, practitioner) == day]
-        days.append((day, [_slot_view(s, practitioner) for s in day_slots]))
-    horizon_end = timezone.localdate(now, timezone=zone) + timedelta(
-        days=appointment_type.max_days_ahead
+    previous_week, next_week = week_steps(
+        monday, today=today, last_day=today + timedelta(days=appointment_type.max_days_ahead)
     )
     return render(
         request,
@@ -361,16 +354,14 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
             "practitioner": practitioner,
             "appointment_type": appointment_type,
             "booking": booking,
-            "days": days,
+            "days": week_days(slots, monday, zone),
             "monday": monday,
-            "previous_week": monday - timedelta(days=7) if monday > this_monday else None,
-            "next_week": monday + timedelta(days=7)
-            if monday + timedelta(days=7) <= horizon_end
-            else None,
+            "previous_week": previous_week,
+            "next_week": next_week,
             "next_free": next_free and _local(next_free, practitioner),
             "next_free_week": next_free and monday_of(_local_day(next_free, practitioner)),
             "taken": taken is not None,
-            "alternatives": [_slot_view(s, practitioner) for s in alternatives],
+            "alternatives": [slot_view(s, zone) for s in alternatives],
             "error": error,
             "zone": zone.key,
             "windowed": any(
@@ -380,24 +371,6 @@ def _render_week(request, practitioner, appointment_type, *, booking=None, taken
         },
         status=409 if taken is not None else 200,
     )
-
-
-def _week(appointment_type, monday, now, exclude_booking_id):
-    return slot_list(
-        appointment_type=appointment_type,
-        first_day=monday,
-        last_day=monday + timedelta(days=6),
-        now=now,
-        exclude_booking_id=exclude_booking_id,
-    )
-
-
-def _slot_view(slot, practitioner) -> dict:
-    return {
-        "start": _local(slot.start, practitioner),
-        "value": int(slot.start.timestamp()),
-        "sessions": [_local(s.start, practitioner) for s in slot.sessions],
-    }
 
 
 def _practitioner(slug) -> Practitioner:

@@ -22,8 +22,7 @@ from django.views.decorators.http import require_http_methods
 from scheduler.booking import ClientDetails
 from scheduler.exceptions import TooManyBookings
 from scheduler.page.forms import BookingForm
-from scheduler.page.limits import limit_reached
-from scheduler.page.views import _language, _local, _practitioner_and_type, _slot_view
+from scheduler.page.views import _language, _local, _practitioner_and_type
 from scheduler.waitlist import (
     TooManyWaitlistEntries,
     waitlist_claim,
@@ -33,6 +32,8 @@ from scheduler.waitlist import (
     waitlist_offer_by_token,
     waitlist_offer_open,
 )
+from web.limits import limit_reached
+from web.weeks import slot_view
 
 DEFAULT_RANGE_DAYS = 14
 
@@ -177,7 +178,9 @@ def waitlist_claim_page(request, token):
             context["outcome"] = "already"
         else:
             context["outcome"] = outcome.reason
-            context["alternatives"] = [_slot_view(s, practitioner) for s in outcome.alternatives]
+            context["alternatives"] = [
+                slot_view(s, practitioner.zone) for s in outcome.alternatives
+            ]
             status = 409
     elif entry.status == entry.Status.CLAIMED and offer.claimed_at is not None:
         context["outcome"] = "already"

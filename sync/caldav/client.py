@@ -185,8 +185,10 @@ class Dav:
         headers: dict | None = None,
         expect: tuple[int, ...] = (200, 201, 204, 207),
         allow: tuple[int, ...] = (),
+        redirects: bool = True,
     ) -> Answer:
-        """One request; statuses in `expect` or `allow` are returned, the rest raise."""
+        """One request; statuses in `expect` or `allow` are returned, the rest raise.
+        redirects=False returns a 3xx as it is (discovery follows them keeping the method)."""
         self.calls += 1
         if isinstance(body, str):
             body = body.encode()
@@ -200,7 +202,7 @@ class Dav:
                     data=body,
                     headers=headers or {},
                     stream=True,
-                    allow_redirects=True,
+                    allow_redirects=redirects,
                     timeout=limit.remaining(),
                 )
                 with response:

@@ -37,13 +37,13 @@ from sync.caldav.client import (
 from sync.caldav.discovery import account_discover, calendars_list
 from sync.caldav.pull import calendar_pull
 from sync.caldav.push import session_push
-from sync.calendars import _horizon_days, _record_limit
-from sync.connections import MIRROR_PAST, connection_error_record
-from sync.google.tokens import decrypt_token, encrypt_token
+from sync.calendars import _record_limit
+from sync.connections import MIRROR_PAST, connection_error_record, horizon_days
 from sync.ics.fetch import FeedFetchError, check_address, normalise_feed_url
 from sync.ics.subscribe import ImportLimitError
 from sync.models import CalDAVCalendar, CalendarConnection, OutboxItem
 from sync.outbound import OutboundError
+from sync.sealing import seal, unseal
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ UNFORESEEN = "Er ging iets onverwachts mis met het antwoord van de agendaserver.
 def _dav(connection: CalendarConnection) -> Dav:
     return Dav(
         username=connection.caldav_username,
-        password=decrypt_token(connection.caldav_password),
+        password=unseal(connection.caldav_password),
     )
 
 
@@ -110,7 +110,7 @@ def caldav_connection_create(
         url=url,
         name=name,
         caldav_username=username,
-        caldav_password=encrypt_token(password),
+        caldav_password=seal(password),
         push_calendar_id="",
         busy_calendar_ids=[],
     )
@@ -142,7 +142,7 @@ def caldav_connection_update(
         if username is not None:
             connection.caldav_username = username
         if password is not None:
-            connection.caldav_password = encrypt_token(password)
+            connection.caldav_password = seal(password)
         if credentials:
             connection.status = CalendarConnection.Status.OK
             connection.last_error = ""
@@ -156,14 +156,6 @@ def caldav_connection_update(
         if moved:  # every live session moves to the newly chosen calendar
             _live_sessions_enqueue(connection, now)
     return connection
-
-
-def caldav_connection_delete(*, connection: CalendarConnection) -> None:
-    """Remove the connection and the busy time it mirrored (events we pushed stay)."""
-    with transaction.atomic():
-        BusyBlock.objects.filter(source__startswith=f"caldav:{connection.pk}:").delete()
-        connection.delete()
-        schedule_changed(connection.practitioner_id)
 
 
 def _live_sessions_enqueue(connection: CalendarConnection, now: datetime) -> list[int]:
@@ -207,7 +199,7 @@ def caldav_connection_setup(*, connection: CalendarConnection, now: datetime) ->
             account = account_discover(
                 url=connection.url,
                 username=connection.caldav_username,
-                password=decrypt_token(connection.caldav_password),
+                password=unseal(connection.caldav_password),
                 dav=dav,
             )
         except AuthRefused as exc:
@@ -356,7 +348,7 @@ def caldav_connection_pull(
                 found = calendars_list(home_url=connection.caldav_home_url, dav=dav)
                 listing = {c.url: c for c in found}
             start = now - MIRROR_PAST
-            end = now + timedelta(days=_horizon_days(practitioner))
+            end = now + timedelta(days=horizon_days(practitioner))
             for url in wanted:
                 state = (
                     states.get(url)

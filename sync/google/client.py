@@ -18,8 +18,8 @@ from google_auth_oauthlib.flow import Flow
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from sync.google.tokens import decrypt_token, encrypt_token
 from sync.models import CalendarConnection
+from sync.sealing import seal, unseal
 
 SCOPES = [
     "https://www.googleapis.com/auth/calendar.events",
@@ -46,8 +46,8 @@ def refused_grant(error: BaseException) -> bool:
 
 def credentials(connection: CalendarConnection) -> Credentials:
     creds = Credentials(
-        token=decrypt_token(connection.google_access_token) or None,
-        refresh_token=decrypt_token(connection.google_refresh_token),
+        token=unseal(connection.google_access_token) or None,
+        refresh_token=unseal(connection.google_refresh_token),
         token_uri=settings.GOOGLE_TOKEN_URI,
         client_id=settings.GOOGLE_CLIENT_ID,
         client_secret=settings.GOOGLE_CLIENT_SECRET,
@@ -82,7 +82,7 @@ def calendar_service(connection: CalendarConnection):
 
 
 def _store_access_token(connection: CalendarConnection, creds: Credentials) -> None:
-    connection.google_access_token = encrypt_token(creds.token or "")
+    connection.google_access_token = seal(creds.token or "")
     connection.google_token_expiry = creds.expiry.replace(tzinfo=UTC) if creds.expiry else None
     CalendarConnection.objects.filter(pk=connection.pk).update(
         google_access_token=connection.google_access_token,

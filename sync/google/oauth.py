@@ -1,5 +1,6 @@
-"""Connecting Google Calendar: OAuth web flow with PKCE, bound to the user who started it,
-and disconnecting (the grant revoked through the outbox)."""
+"""Connecting Google Calendar: OAuth web flow with PKCE, bound to the user who started it;
+and revoking the grant of a removed connection (an outbox item, so Google hears it even
+when it cannot be reached at the time)."""
 
 import os
 from datetime import UTC, datetime, timedelta
@@ -7,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
-from scheduler.models import BusyBlock, Practitioner
-from scheduler.practice import schedule_changed
-from sync import outbox
+from scheduler.models import Practitioner
+from sync import jobs, outbox
 from sync.google.client import SCOPES, oauth_flow, revoke
-from sync.google.tokens import decrypt_token, encrypt_token
-from sync.models import CalendarConnection, OAuthState
+from sync.models import CalendarConnection, OAuthState, OutboxItem
+from sync.sealing import seal
 
 OAUTH_STATE_TTL = timedelta(hours=1)
 
@@ -75,8 +75,8 @@ def google_connect_finish(*, state: str, code: str, user, redirect_uri: str, now
             kind=CalendarConnection.Kind.GOOGLE,
             defaults={
                 "name": "Google Calendar",
-                "google_refresh_token": encrypt_token(creds.refresh_token or ""),
-                "google_access_token": encrypt_token(creds.token or ""),
+                "google_refresh_token": seal(creds.refresh_token or ""),
+                "google_access_token": seal(creds.token or ""),
                 "google_token_expiry": creds.expiry.replace(tzinfo=UTC) if creds.expiry else None,
                 "status": CalendarConnection.Status.OK,
                 "last_error": "",
@@ -86,27 +86,26 @@ def google_connect_finish(*, state: str, code: str, user, redirect_uri: str, now
         # Whatever waited while the link was broken goes out on the next sync, which a
         # worker runs once this commits.
         outbox.connection_retry_now(connection_id=connection.pk, now=now)
-        from sync import tasks  # the tasks import this module
-
-        tasks.after_commit(tasks.google_setup, connection.pk)
+        jobs.after_commit("google_setup", connection.pk)
     return connection
 
 
-def google_connection_disconnect(*, connection: CalendarConnection, now: datetime) -> None:
-    """Remove the mirror and the connection; asking Google to forget the grant leaves
-    through the outbox in the same transaction, so it happens even if the broker is down."""
-    with transaction.atomic():
-        BusyBlock.objects.filter(source__startswith=f"google:{connection.pk}:").delete()
-        outbox.revoke_enqueue(
-            practitioner_id=connection.practitioner_id,
-            sealed_token=connection.google_refresh_token,
-            now=now,
-        )
-        connection.delete()
-        schedule_changed(connection.practitioner_id)
+def revoke_enqueue(*, connection: CalendarConnection, now: datetime) -> None:
+    """Ask Google to forget the connection's grant, in the caller's transaction."""
+    outbox.revoke_enqueue(
+        practitioner_id=connection.practitioner_id,
+        sealed_token=connection.google_refresh_token,
+        now=now,
+        kind=OutboxItem.Kind.GOOGLE_REVOKE,
+    )
 
 
-def google_token_revoke(encrypted_token: str) -> None:
-    token = decrypt_token(encrypted_token)
-    if token:
-        revoke(token)
+def revoke_deliver(item: OutboxItem, *, message: str, now: datetime, clients: dict) -> int:
+    """Deliver one claimed revocation (`message` is the refresh token); 1 when Google heard it."""
+    try:
+        revoke(message)
+    except Exception as error:  # network trouble: Google must still hear it, later
+        outbox.retry_later(item, f"{type(error).__name__}: {error}"[:2000], now)
+        return 0
+    outbox.done(item.pk, now=now)
+    return 1

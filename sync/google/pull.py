@@ -8,11 +8,13 @@ the connection says otherwise.
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from scheduler.models import Booking, BusyBlock
 from scheduler.practice import schedule_changed
-from sync import outbox
+from sync import connectors, outbox
 from sync.connections import MIRROR_PAST, connection_error_record
 from sync.google.client import NUM_RETRIES, TRANSIENT, HttpError, status_of
 from sync.google.connection import service_or_alert, trouble
@@ -134,6 +136,18 @@ def _blocks_time(event, connection: CalendarConnection) -> bool:
     return not ("date" in event.get("start", {}) and not connection.block_all_day)
 
 
+def google_connections_due(*, now: datetime) -> list[int]:
+    """The polling fallback behind push notifications: connections not read for
+    GOOGLE_POLL_MINUTES that do not wait for the practitioner."""
+    cutoff = now - timedelta(minutes=settings.GOOGLE_POLL_MINUTES)
+    return list(
+        CalendarConnection.objects.filter(kind=CalendarConnection.Kind.GOOGLE)
+        .filter(Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff))
+        .exclude(status=CalendarConnection.Status.RECONNECT_NEEDED)
+        .values_list("pk", flat=True)
+    )
+
+
 def google_connection_pull(*, connection: CalendarConnection, now: datetime, service=None) -> None:
     service = service or service_or_alert(connection, now)
     if service is None:
@@ -207,5 +221,5 @@ def _account_changed(connection: CalendarConnection, now: datetime) -> None:
             sessions__end__gt=now,
         ).distinct()
         for booking in live:
-            outbox.pushes_enqueue(booking=booking, now=now)
+            connectors.pushes_enqueue(booking=booking, now=now)
         schedule_changed(connection.practitioner_id)

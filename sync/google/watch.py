@@ -19,6 +19,17 @@ CHANNEL_TTL = timedelta(days=7)
 CHANNEL_RENEW_BEFORE = timedelta(days=1)
 
 
+def channels_renew_all(*, now: datetime) -> None:
+    """Keep a watch channel on every calendar that blocks time, for every connection."""
+    for connection in CalendarConnection.objects.filter(
+        kind=CalendarConnection.Kind.GOOGLE, status=CalendarConnection.Status.OK
+    ):
+        try:
+            channels_renew(connection=connection, now=now)
+        except Exception:  # one practice's trouble must not stop the others' renewals
+            log.exception("renewing the channels of connection %s failed", connection.pk)
+
+
 def channels_renew(*, connection: CalendarConnection, now: datetime, service=None) -> None:
     """Watch every busy calendar; renew channels a day before they expire."""
     due = connection.google_calendars.filter(

@@ -243,7 +243,7 @@ def test_same_idempotency_key_and_request_returns_the_first_booking(follow_up):
     assert again.manage_token == first.manage_token
     assert Booking.objects.count() == 1
     stored = Booking.objects.get()
-    assert "key-1" not in (stored.idempotency_key, stored.manage_token_sealed)
+    assert "key-1" not in (stored.idempotency_key_hash, stored.manage_token_sealed)
     assert first.manage_token not in stored.manage_token_sealed
 
 

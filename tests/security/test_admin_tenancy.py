@@ -299,7 +299,7 @@ def test_internal_booking_fields_are_not_in_the_form(practices):
     _, b = practices
     booking = Booking.objects.get(pk=b.booking.pk)
     booking.manage_token_sealed = "sealed-secret"
-    booking.idempotency_key = "f" * 64
+    booking.idempotency_key_hash = "f" * 64
     booking.request_fingerprint = "e" * 64
     booking.save()
     html = b.client.get(change_url("booking", booking)).content.decode()

@@ -12,10 +12,10 @@ from django.utils import timezone
 from scheduler.booking import ClientDetails, booking_cancel, booking_create
 from scheduler.exceptions import TooManyBookings
 from scheduler.models import Booking
-from scheduler.page.limits import client_network
 from tests import factories
 from tests.audit import race
 from tests.security.conftest import at, book, split_meta, token_client
+from web.limits import client_network
 
 pytestmark = pytest.mark.django_db
 

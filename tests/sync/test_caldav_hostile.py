@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from scheduler.models import BusyBlock
-from sync import outbound
+from sync import connectors, outbound
 from sync.caldav import service as caldav
 from sync.caldav.client import Dav, DavError
 from sync.google.tokens import encrypt_token
@@ -262,14 +262,15 @@ def test_a_crash_in_one_connection_does_not_stop_synccalendars(
     good = caldav.caldav_connection_create(
         practitioner=other, url=front.url + "/", username=user, password=password
     )
-    plain = caldav.caldav_connection_sync_now
+    connector = connectors.of(bad)
+    plain = connector.sync_now
 
     def flaky(*, connection, now):
         if connection.pk == bad.pk:
             raise RecursionError("maximum recursion depth exceeded")
         return plain(connection=connection, now=now)
 
-    monkeypatch.setattr(caldav, "caldav_connection_sync_now", flaky)
+    monkeypatch.setattr(connector, "sync_now", flaky)
     call_command("synccalendars")
     bad.refresh_from_db()
     good.refresh_from_db()

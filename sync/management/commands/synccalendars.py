@@ -2,12 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from scheduler.models import Practitioner
-from sync import outbox
-from sync.caldav import service as caldav
-from sync.calendars import ics_connection_sync
+from sync import connectors, outbox
 from sync.connections import connection_failure_record
-from sync.google.pull import google_connection_pull
-from sync.google.watch import channels_renew
 from sync.models import CalendarConnection
 
 
@@ -25,7 +21,7 @@ class Command(BaseCommand):
             connections = connections.filter(practitioner__slug=options["practitioner"])
         for connection in connections:
             try:
-                self.sync_one(connection)
+                connectors.of(connection).sync_now(connection=connection, now=timezone.now())
             except Exception as exc:  # one practice's trouble never stops another's sync
                 connection_failure_record(connection, exc)
             connection.refresh_from_db()
@@ -38,13 +34,3 @@ class Command(BaseCommand):
             now=timezone.now(), practitioner_id=practitioner.pk if practitioner else None
         )
         self.stdout.write(f"outbox: {sent} delivered, {outbox.pending_count()} waiting")
-
-    def sync_one(self, connection: CalendarConnection) -> None:
-        if connection.kind == CalendarConnection.Kind.ICS:
-            ics_connection_sync(connection=connection, now=timezone.now(), force=True)
-        elif connection.kind == CalendarConnection.Kind.CALDAV:
-            caldav.caldav_connection_sync_now(connection=connection, now=timezone.now())
-        else:
-            outbox.deliver_due(now=timezone.now(), connection_id=connection.pk)
-            google_connection_pull(connection=connection, now=timezone.now())
-            channels_renew(connection=connection, now=timezone.now())

@@ -1,8 +1,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from api.tokens import token_issue
 from scheduler.practice import practitioner_create
+from scheduler.tokens import token_issue
 
 
 class Command(BaseCommand):

@@ -4,12 +4,10 @@ from django.contrib import admin
 from django.contrib.auth.models import Group, User
 from rest_framework.authtoken.models import TokenProxy
 
-from scheduler.admin_scope import (
+from scheduler.admin.scope import (
     PractitionerScopedAdmin,
     PractitionerScopedInline,
-    register_path,
     restrict_to_superusers,
-    sees_all,
 )
 from scheduler.models import (
     AppointmentType,
@@ -21,6 +19,7 @@ from scheduler.models import (
     Session,
     WeeklyRule,
 )
+from web.tenancy import register_path, sees_all
 
 register_path(Practitioner, "")
 for _model in (WeeklyRule, DateOverride, AppointmentType, Booking, Session, BusyBlock):
@@ -88,11 +87,11 @@ class SessionInline(PractitionerScopedInline, admin.TabularInline):
 
 class BookingForm(forms.ModelForm):
     def clean_appointment_type(self):
-        kind = self.cleaned_data["appointment_type"]
+        appointment_type = self.cleaned_data["appointment_type"]
         # A superuser's dropdown holds every practice's types: a booking keeps its own.
-        if kind.practitioner_id != self.instance.practitioner_id:
+        if appointment_type.practitioner_id != self.instance.practitioner_id:
             raise forms.ValidationError("Kies een soort afspraak van deze behandelaar.")
-        return kind
+        return appointment_type
 
 
 @admin.register(Booking)
@@ -120,6 +119,9 @@ class BookingAdmin(PractitionerScopedAdmin, admin.ModelAdmin):
     ]
     readonly_fields = [
         "practitioner",  # the sessions carry it too; a booking never moves
+        # Moved only by the booking service, along its lifecycle (scheduler/lifecycle.py),
+        # with its sessions and the client's e-mail: the desk's quick cancel, the workspace.
+        "status",
         "created_at",
         "updated_at",
         "cancelled_at",

@@ -1,7 +1,5 @@
 """The practitioner's desk in the admin: the agenda by day and week, and quick cancel."""
 
-from datetime import date, datetime, time, timedelta
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
@@ -9,11 +7,14 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 
-from scheduler.admin_scope import own_practitioner, scoped, sees_all
+from scheduler.agenda import agenda_days, agenda_window
 from scheduler.booking import booking_cancel
 from scheduler.exceptions import SchedulingError
-from scheduler.models import Booking, Practitioner, Session
+from scheduler.models import Booking, Practitioner
+from web.params import date_param
+from web.tenancy import own_practitioner, scoped, sees_all
 
 
 class CancelForm(forms.Form):
@@ -38,6 +39,7 @@ def _practitioner(request) -> Practitioner | None:
     return chosen.first()
 
 
+@never_cache  # client names and times: like every admin page, never kept by a cache
 @staff_member_required
 def agenda(request):
     """One day or one week of sessions, in the practitioner's zone."""
@@ -45,44 +47,24 @@ def agenda(request):
     if practitioner is None:
         messages.info(request, "Er is nog geen behandelaar.")
         return redirect("admin:index")
-    zone = practitioner.zone
-    today = timezone.localdate(timezone=zone)
-    try:
-        first = (
-            date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else today
-        )
-    except ValueError:
-        first = today
-    span = "day" if request.GET.get("span") == "day" else "week"
-    if span == "week":
-        first -= timedelta(days=first.weekday())
-    days = 1 if span == "day" else 7
-    start = datetime.combine(first, time(0), tzinfo=zone)
-    end = datetime.combine(first + timedelta(days=days), time(0), tzinfo=zone)
-    sessions = (
-        Session.objects.filter(practitioner=practitioner, start__gte=start, start__lt=end)
-        .select_related("booking__appointment_type")
-        .order_by("start")
+    today = timezone.localdate(timezone=practitioner.zone)
+    window = agenda_window(
+        day=date_param(request.GET.get("date")), span=request.GET.get("span"), today=today
     )
-    by_day = {first + timedelta(days=n): [] for n in range(days)}
-    for session in sessions:
-        by_day[session.start.astimezone(zone).date()].append(
-            (session.start.astimezone(zone), session.end.astimezone(zone), session)
-        )
-    step = timedelta(days=days)
     context = {
         **admin.site.each_context(request),
         "title": "Agenda",
         "practitioner": practitioner,
-        "days": sorted(by_day.items()),
-        "span": span,
-        "previous": first - step,
-        "next": first + step,
+        "agenda": agenda_days(practitioner=practitioner, window=window, now=timezone.now()),
+        "span": window.span,
+        "previous": window.previous,
+        "next": window.next,
         "today": today,
     }
     return render(request, "admin/scheduler/agenda.html", context)
 
 
+@never_cache
 @staff_member_required
 def quick_cancel(request, booking_id: int):
     """Cancel a booking now (no cancellation window) and tell the client, with a message."""

@@ -13,9 +13,26 @@ def token_issue(*, user) -> str:
     return token.key
 
 
-def token_rotate(*, user) -> str:
-    """A new API token for `user`; every earlier one stops working now."""
+def token_rotate(*, user, presented: str | None = None) -> str | None:
+    """A new API token for `user`; every earlier one stops working now.
+
+    `presented` is the token the request came with (None for a logged-in session). When a
+    rotation running alongside has already replaced it, this one changes nothing and
+    answers None: that token is revoked, so the caller treats it as any revoked token
+    (401), and exactly one new token lives, the one the winning rotation handed out.
+    """
     with transaction.atomic():
+        # Rotations of one user wait for each other here (a row lock on PostgreSQL; on
+        # SQLite the IMMEDIATE transaction already serialises): otherwise two deletes pass
+        # and the second insert breaks the one-token-per-user constraint (a 500).
+        list(
+            get_user_model()
+            .objects.select_for_update()
+            .filter(pk=user.pk)
+            .values_list("pk", flat=True)
+        )
+        if presented is not None and not Token.objects.filter(user=user, key=presented).exists():
+            return None
         Token.objects.filter(user=user).delete()
         return Token.objects.create(user=user).key
 
@@ -53,7 +70,7 @@ def _revoke_on_password_change(sender, instance, raw=False, **kwargs):
 
 
 def connect() -> None:
-    """Called from ApiConfig.ready()."""
+    """Called from SchedulerConfig.ready()."""
     user_model = get_user_model()
     pre_save.connect(_note_password_change, sender=user_model, dispatch_uid="token-pw-pre")
     post_save.connect(_revoke_on_password_change, sender=user_model, dispatch_uid="token-pw-post")

@@ -4,7 +4,6 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from api.tokens import token_issue
 from scheduler.booking import ClientDetails, booking_create
 from scheduler.models import Practitioner
 from scheduler.practice import (
@@ -14,6 +13,7 @@ from scheduler.practice import (
     weekly_rules_replace,
 )
 from scheduler.selectors import slot_list
+from scheduler.tokens import token_issue
 
 USERNAME = "praktijk"
 PASSWORD = "demo-praktijk-2026"  # noqa: S105 - a published demo login, never for production
