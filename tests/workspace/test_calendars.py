@@ -199,6 +199,20 @@ def test_a_caldav_address_we_will_not_contact_is_refused_in_plain_words(http, pe
     assert not CalendarConnection.objects.exists()
 
 
+def test_a_plain_http_caldav_address_is_refused_in_dutch(http, person, settings):
+    """Basic authentication over http:// would send the password in clear."""
+    settings.ICS_ALLOW_PRIVATE_URLS = False
+    answer = http.post(
+        "/praktijk/agendas/caldav/",
+        {"url": "http://93.184.216.34/dav/", "username": "me", "password": "secret"},
+        follow=True,
+    )
+    page = answer.content.decode()
+    assert "kan niet worden gebruikt" in page
+    assert "Gebruik een https://-adres" in page and "wachtwoord onversleuteld" in page
+    assert not CalendarConnection.objects.exists()
+
+
 def test_a_new_password_for_a_caldav_calendar_clears_reconnect_needed(
     http,
     person,
