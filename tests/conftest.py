@@ -28,6 +28,41 @@ FROZEN_DAYS = [
 ]
 
 
+def pytest_itemcollected(item):
+    """Each schemathesis operation test gets its own id: `test_x[GET /api/v1/...]`.
+
+    schemathesis names its items so, but since pytest 9.2 an item's id is built from its
+    original name and its parametrization only: every operation had the same id, and xdist
+    (which schedules by id) ran the first of them 36 times and the others never.
+    `tests/api/test_fuzz.py` checks that each operation of the served schema has an item
+    of its own."""
+    label = getattr(item, "operation_label", None)
+    node_id = getattr(item, "_id", None)
+    if label and node_id is not None and getattr(node_id, "params", "") is None:
+        item._id = node_id.with_params(label)
+
+
+_FUZZ_TEST = "tests/api/test_fuzz.py::test_api_never_fails_and_answers_match_the_schema["
+_fuzzed: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Notes each fuzzed operation's outcome (the xdist controller receives every report)."""
+    if report.nodeid.startswith(_FUZZ_TEST) and (report.when == "call" or report.failed):
+        _fuzzed[report.nodeid] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Says how many API operations were fuzzed, so a run that fuzzed fewer shows it."""
+    if _fuzzed:
+        outcomes = list(_fuzzed.values())
+        terminalreporter.write_line(
+            f"schemathesis: {len(outcomes)} API operations fuzzed "
+            f"({outcomes.count('passed')} passed, {outcomes.count('failed')} failed, "
+            f"{outcomes.count('skipped')} skipped)"
+        )
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` are skipped, with a reason, on any other database.
 
