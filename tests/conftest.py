@@ -66,11 +66,12 @@ def pytest_terminal_summary(terminalreporter):
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` are skipped, with a reason, on any other database.
 
-    A test at a `frozen_day` (or the `frozen_clock`) has the clock set before any other
-    fixture of its scope runs, so all of its data is made at the frozen instant."""
+    A test at a `frozen_day` (or the `frozen_clock`, or `clock_at_now`) has the clock set
+    before any other fixture of its scope runs, so all of its data is made at the frozen
+    instant."""
     for item in items:
         names = getattr(item, "fixturenames", None)
-        for clock in ("frozen_clock", "frozen_day"):
+        for clock in ("frozen_clock", "frozen_day", "clock_at_now"):
             if names and clock in names:
                 names.remove(clock)
                 names.insert(0, clock)
@@ -121,3 +122,17 @@ def frozen_clock() -> datetime:
     """The clock set to FROZEN_CLOCK, ticking from there, like `frozen_day`."""
     with time_machine.travel(FROZEN_CLOCK, tick=True):
         yield FROZEN_CLOCK
+
+
+@pytest.fixture
+def clock_at_now(request) -> datetime:
+    """The clock stopped at the test module's `NOW` for the whole test, set-up included.
+
+    For tests that hand `now=NOW` to the code while what it sets off reads the clock itself
+    (signal receivers queue outbox items at timezone.now()): without it those items were
+    due at the real time, and `deliver_due(now=NOW)` found nothing once the real date
+    passed NOW. `pytest -p tests.clock_shift` finds such tests before their date comes.
+    """
+    now = request.module.NOW
+    with time_machine.travel(now, tick=False):
+        yield now

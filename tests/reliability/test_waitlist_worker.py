@@ -16,9 +16,8 @@ from tests.reliability.test_nothing_lost import _stack_of
 
 @pytest.fixture
 def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
+    with SmtpSink() as server:
+        yield server
 
 
 @pytest.fixture(params=["postgres+redis", "embedded"])

@@ -31,9 +31,8 @@ _users = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def radicale():
-    server = RadicaleServer()
-    yield server
-    server.stop()
+    with RadicaleServer() as server:
+        yield server
 
 
 @dataclass
