@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.processes import process_running, worker_command
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +32,7 @@ def heartbeats(db: Path) -> list[str]:
         return []
 
 
+@pytest.mark.slow
 def test_worker_and_beat_run_on_the_embedded_broker(tmp_path):
     env = embedded_env(tmp_path)
     subprocess.run(

@@ -29,6 +29,8 @@ import requests
 from tests.processes import process_start, process_stop, worker_command
 from tests.reliability.smtp_sink import SmtpSink, free_port
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 BIN = Path(sys.executable).parent

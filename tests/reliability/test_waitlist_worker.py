@@ -13,6 +13,8 @@ import requests
 from tests.reliability.smtp_sink import SmtpSink
 from tests.reliability.test_nothing_lost import _stack_of
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def sink():

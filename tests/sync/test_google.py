@@ -125,6 +125,7 @@ def test_booking_pushes_one_private_event_per_session(
     assert live_events(fake) == {}
 
 
+@pytest.mark.slow
 def test_random_faults_over_200_changes_end_with_exactly_the_live_sessions(
     frozen_clock, fake, practice, connection
 ):
