@@ -91,6 +91,18 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session")
+def radicale():
+    """One Radicale per test process, for every CalDAV test: each test makes an account of
+    its own (tests/sync/test_caldav.py `account`), so none sees another's calendars. Per
+    module it was started again for each module a worker ran, and again when the slow tests
+    run first took a module's tests apart."""
+    from tests.fakes.caldav_server import RadicaleServer
+
+    with RadicaleServer() as server:
+        yield server
+
+
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"

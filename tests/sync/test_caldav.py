@@ -21,18 +21,12 @@ from sync.google.tokens import decrypt_token
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalDAVCalendar, CalendarConnection, OutboxItem
 from tests import factories
-from tests.fakes.caldav_server import FaultProxy, RadicaleServer
+from tests.fakes.caldav_server import FaultProxy
 from tests.page.conftest import next_monday
 from tests.sync.conftest import free_starts
 
 pytestmark = pytest.mark.django_db
 _users = itertools.count(1)
-
-
-@pytest.fixture(scope="module")
-def radicale():
-    with RadicaleServer() as server:
-        yield server
 
 
 @dataclass
