@@ -48,7 +48,7 @@ _fuzzed: dict[str, str] = {}
 
 def pytest_runtest_logreport(report):
     """Notes each fuzzed operation's outcome (the xdist controller receives every report)."""
-    if report.nodeid.startswith(_FUZZ_TEST) and (report.when == "call" or report.failed):
+    if report.nodeid.startswith(_FUZZ_TEST) and (report.when == "call" or not report.passed):
         _fuzzed[report.nodeid] = report.outcome
 
 
