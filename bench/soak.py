@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.seed import database_recreate  # noqa: E402
 from tests.fakes.google_server import FakeGoogleCalendar  # noqa: E402
-from tests.processes import worker_command  # noqa: E402
+from tests.processes import process_start, process_stop, worker_command  # noqa: E402
 from tests.reliability.smtp_sink import SmtpSink, free_port  # noqa: E402
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
@@ -42,8 +42,12 @@ DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0
 BIN = Path(sys.executable).parent
 
 
-def _redis(port):
-    process = subprocess.Popen(
+def _redis(port, started):
+    def pong():
+        ping = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True)
+        return ping.stdout.strip() == b"PONG"
+
+    process = process_start(
         [
             "redis-server",
             "--bind",
@@ -55,21 +59,30 @@ def _redis(port):
             "--appendonly",
             "no",
         ],
+        ready=pong,
+        timeout=10,
         stdout=subprocess.DEVNULL,
     )
-    for _ in range(50):
-        ping = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True)
-        if ping.stdout.strip() == b"PONG":
-            return process
-        time.sleep(0.1)
-    raise SystemExit("redis did not start")
+    started.append(process)
+    return process
 
 
 def main():
-    fake = FakeGoogleCalendar().start()
-    sink = SmtpSink().start()
+    started: list[subprocess.Popen] = []
+    # Whatever ends the soak (a failed start, a failed check, Ctrl-C), nothing it started
+    # is left running.
+    with FakeGoogleCalendar() as fake, SmtpSink() as sink:
+        try:
+            _soak(fake, sink, started)
+        finally:
+            for process in started:
+                if process.poll() is None:
+                    process_stop(process)
+
+
+def _soak(fake, sink, started):
     redis_port = free_port()
-    redis = _redis(redis_port)
+    redis = _redis(redis_port, started)
     env = {
         **os.environ,
         "DATABASE_URL": DATABASE_URL,
@@ -97,7 +110,7 @@ def main():
 
     django.setup()
     follow_up, feed_path = _seed(fake)
-    web = subprocess.Popen(
+    web = process_start(
         [
             str(BIN / "gunicorn"),
             "config.wsgi",
@@ -110,11 +123,13 @@ def main():
             "--access-logfile",
             "/dev/null",
         ],
+        ready=_web_answers,
+        timeout=20,
         cwd=ROOT,
         env=env,
     )
-    worker = _worker(env)
-    _wait_for_web()
+    started.append(web)
+    worker = _worker(env, started)
     stats = Counter()
     booked, cancelled = {}, set()
     lock = threading.Lock()
@@ -178,14 +193,14 @@ def main():
     redis.wait()
     print(f"{time.monotonic() - began:5.1f} s: Redis killed (broker and cache)")
     time.sleep(10)
-    redis = _redis(redis_port)
+    redis = _redis(redis_port, started)
     print(f"{time.monotonic() - began:5.1f} s: Redis started again")
     time.sleep(max(0.0, began + SECONDS / 3 - time.monotonic()))
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
     print(f"{time.monotonic() - began:5.1f} s: worker killed")
     time.sleep(5)
-    worker = _worker(env)
+    worker = _worker(env, started)
     print(f"{time.monotonic() - began:5.1f} s: worker restarted")
     time.sleep(max(0.0, began + SECONDS / 2 - time.monotonic()))
     cluster = sorted(os.listdir("/etc/postgresql"))[0]
@@ -205,8 +220,7 @@ def main():
     worker.wait(timeout=30)
     web.wait(timeout=30)
     redis.kill()
-    sink.stop()
-    fake.stop()
+    redis.wait()
 
 
 def _call(conn, method, path, body=None):
@@ -222,25 +236,25 @@ def _call(conn, method, path, body=None):
     return response.status, data
 
 
-def _worker(env):
-    return subprocess.Popen(
+def _worker(env, started):
+    # In a process group of its own (process_start): a kill takes its embedded beat too.
+    worker = process_start(
         worker_command(ROOT / "var" / "soak" / "beat-schedule", loglevel="ERROR"),
-        start_new_session=True,  # a kill takes its embedded beat too
         cwd=ROOT,
         env=env,
     )
+    started.append(worker)
+    return worker
 
 
-def _wait_for_web():
-    for _ in range(100):
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
-            conn.request("GET", "/api/schema/")
-            conn.getresponse().read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("gunicorn did not start")
+def _web_answers():
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+        conn.request("GET", "/api/schema/")
+        conn.getresponse().read()
+    except OSError:
+        return False
+    return True
 
 
 def _seed(fake):

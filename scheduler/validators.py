@@ -9,7 +9,10 @@ from django.utils.translation import gettext_lazy as _
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
 
-no_markup = RegexValidator(r"[<>]", _("Angle brackets are not allowed."), inverse_match=True)
+# Said as the text's whole shape rather than as a forbidden match (inverse_match): the
+# OpenAPI schema publishes `pattern` as the text must match it, so an inverted rule read
+# "a name must hold an angle bracket" to every generated client.
+no_markup = RegexValidator(r"^[^<>]*$", _("Angle brackets are not allowed."))
 phone_characters = RegexValidator(
     r"^[0-9+()\-. /]*$", _("Use digits, spaces and + ( ) - . / only.")
 )

@@ -28,17 +28,58 @@ FROZEN_DAYS = [
 ]
 
 
+def pytest_itemcollected(item):
+    """Each schemathesis operation test gets its own id: `test_x[GET /api/v1/...]`.
+
+    schemathesis names its items so, but since pytest 9.2 an item's id is built from its
+    original name and its parametrization only: every operation had the same id, and xdist
+    (which schedules by id) ran the first of them 36 times and the others never.
+    `tests/api/test_fuzz.py` checks that each operation of the served schema has an item
+    of its own."""
+    label = getattr(item, "operation_label", None)
+    node_id = getattr(item, "_id", None)
+    if label and node_id is not None and getattr(node_id, "params", "") is None:
+        item._id = node_id.with_params(label)
+
+
+_FUZZ_TEST = "tests/api/test_fuzz.py::test_api_never_fails_and_answers_match_the_schema["
+_fuzzed: dict[str, str] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Notes each fuzzed operation's outcome (the xdist controller receives every report)."""
+    if report.nodeid.startswith(_FUZZ_TEST) and (report.when == "call" or not report.passed):
+        _fuzzed[report.nodeid] = report.outcome
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Says how many API operations were fuzzed, so a run that fuzzed fewer shows it."""
+    if _fuzzed:
+        outcomes = list(_fuzzed.values())
+        terminalreporter.write_line(
+            f"schemathesis: {len(outcomes)} API operations fuzzed "
+            f"({outcomes.count('passed')} passed, {outcomes.count('failed')} failed, "
+            f"{outcomes.count('skipped')} skipped)"
+        )
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` are skipped, with a reason, on any other database.
 
-    A test at a `frozen_day` (or the `frozen_clock`) has the clock set before any other
-    fixture of its scope runs, so all of its data is made at the frozen instant."""
+    A test at a `frozen_day` (or the `frozen_clock`, or `clock_at_now`) has the clock set
+    before any other fixture of its scope runs, so all of its data is made at the frozen
+    instant."""
     for item in items:
         names = getattr(item, "fixturenames", None)
-        for clock in ("frozen_clock", "frozen_day"):
+        for clock in ("frozen_clock", "frozen_day", "clock_at_now"):
             if names and clock in names:
                 names.remove(clock)
                 names.insert(0, clock)
+    # Slow tests first (a stable sort: the rest keep their order). xdist hands tests out in
+    # collection order, one at a time as a worker finishes one: a test of a minute collected
+    # near the end ran alone while the other worker had nothing left to do. Started first,
+    # the short tests fill in around them on both workers.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     from django.conf import settings
 
     engine = settings.DATABASES["default"]["ENGINE"]
@@ -48,6 +89,18 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def radicale():
+    """One Radicale per test process, for every CalDAV test: each test makes an account of
+    its own (tests/sync/test_caldav.py `account`), so none sees another's calendars. Per
+    module it was started again for each module a worker ran, and again when the slow tests
+    run first took a module's tests apart."""
+    from tests.fakes.caldav_server import RadicaleServer
+
+    with RadicaleServer() as server:
+        yield server
 
 
 @pytest.fixture
@@ -86,3 +139,17 @@ def frozen_clock() -> datetime:
     """The clock set to FROZEN_CLOCK, ticking from there, like `frozen_day`."""
     with time_machine.travel(FROZEN_CLOCK, tick=True):
         yield FROZEN_CLOCK
+
+
+@pytest.fixture
+def clock_at_now(request) -> datetime:
+    """The clock stopped at the test module's `NOW` for the whole test, set-up included.
+
+    For tests that hand `now=NOW` to the code while what it sets off reads the clock itself
+    (signal receivers queue outbox items at timezone.now()): without it those items were
+    due at the real time, and `deliver_due(now=NOW)` found nothing once the real date
+    passed NOW. `pytest -p tests.clock_shift` finds such tests before their date comes.
+    """
+    now = request.module.NOW
+    with time_machine.travel(now, tick=False):
+        yield now

@@ -185,6 +185,7 @@ class BookingListCreateApi(PublicPostMixin, APIView):
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
                 description="Same key and body: the first response again, no second booking.",
+                pattern=IDEMPOTENCY_KEY.pattern,  # what _book accepts, so clients know it
             )
         ],
         responses={201: BookingCreatedSerializer, 409: ErrorSerializer, 422: ErrorSerializer},

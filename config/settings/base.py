@@ -264,6 +264,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",  # the default
+        "api.schema_hooks.blank_alternative_as_any_of",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "BookingStatusEnum": "scheduler.lifecycle.BookingStatus.values",
         "ConnectionStatusEnum": ["ok", "error", "reconnect_needed"],

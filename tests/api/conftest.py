@@ -3,14 +3,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from tests import factories
+from tests.api.schema_check import SchemaCheckedClient
 
 
+# Both clients hold every exchange against the served OpenAPI schema (schema_check.py): what
+# the service accepts must be valid there, and what it answers must be what it documents.
 @pytest.fixture
 def anon():
-    return APIClient()
+    return SchemaCheckedClient()
 
 
 @pytest.fixture
@@ -20,7 +22,7 @@ def practitioner(db):
 
 @pytest.fixture
 def api(practitioner):
-    client = APIClient()
+    client = SchemaCheckedClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=practitioner.user).key}")
     return client
 

@@ -10,7 +10,7 @@ from sync.google.tokens import decrypt_token
 from sync.models import CalendarConnection
 from tests import factories
 from tests.factories import utc
-from tests.sync.test_caldav import account, proxy, radicale  # noqa: F401 - fixtures
+from tests.sync.test_caldav import account, proxy  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import requests
 
+from tests.processes import port_open, process_start, process_stop
+
 USER = "praktijk"
 PASSWORD = "app-specific-1"
 
@@ -52,6 +54,13 @@ class RadicaleServer:
 
     def __init__(self):
         self.folder = Path(tempfile.mkdtemp(prefix="radicale-"))
+        try:
+            self.process = self._start()
+        except BaseException:
+            shutil.rmtree(self.folder, ignore_errors=True)  # the process is already stopped
+            raise
+
+    def _start(self) -> subprocess.Popen:
         self.port = free_port()
         self.users = {USER: PASSWORD}
         self._write_users()
@@ -73,20 +82,25 @@ class RadicaleServer:
             "mask_passwords = True\n"
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO")}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "radicale", "--config", str(config)],
-            stdout=subprocess.DEVNULL,
-            stderr=open(self.folder / "log", "wb"),  # noqa: SIM115 - closed with the process
-            env=env,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            time.sleep(0.05)
+        log = self.folder / "log"
+        try:
+            with log.open("wb") as errors:
+                return process_start(
+                    [sys.executable, "-m", "radicale", "--config", str(config)],
+                    ready=lambda: port_open(self.port),
+                    timeout=20,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                    env=env,
+                )
+        except RuntimeError as exc:
+            raise RuntimeError(f"Radicale did not start ({exc}): {log.read_text()}") from exc
+
+    def __enter__(self) -> "RadicaleServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
         self.stop()
-        raise RuntimeError("Radicale did not start: " + (self.folder / "log").read_text())
 
     @property
     def url(self) -> str:
@@ -103,11 +117,7 @@ class RadicaleServer:
         self._write_users()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        process_stop(self.process)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     # --- test helpers, straight to Radicale (not through the proxy) ---------------------

@@ -541,7 +541,12 @@ class FakeGoogleCalendar:
             name="fake-google-calendar",
             daemon=True,
         )
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:
+            self._server.server_close()  # a failed start leaves no socket listening
+            self._server = self._thread = None
+            raise
         return self
 
     def stop(self) -> None:

@@ -18,7 +18,7 @@ from tests.page.conftest import ARTIFACTS
 from tests.page.test_booking_page import axe_violations
 from tests.sync.conftest import FeedServer
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 PASSWORD = "a-long-test-password"
 
 FEED = (

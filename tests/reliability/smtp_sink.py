@@ -62,12 +62,23 @@ class SmtpSink:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> "SmtpSink":
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:
+            self._server.server_close()  # bound in __init__: not left listening
+            raise
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
+
+    def __enter__(self) -> "SmtpSink":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def received(self, raw: bytes) -> None:
         with self._lock:

@@ -9,7 +9,6 @@ handed over when it was killed is sent again under the same Message-ID, which is
 systems recognise the same message (SMTP itself cannot promise more).
 """
 
-import contextlib
 import json
 import os
 import shutil
@@ -18,7 +17,8 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -26,10 +26,13 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from tests.processes import worker_command
+from tests.processes import process_start, process_stop, worker_command
 from tests.reliability.smtp_sink import SmtpSink, free_port
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 BIN = Path(sys.executable).parent
 
 
@@ -68,18 +71,24 @@ class Stack:
 
     # --- processes ---------------------------------------------------------------------
 
-    def _start(self, name: str, args: list[str]) -> None:
-        log = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115 - kept open with the process
-        # Each in its own process group: the worker's embedded beat is a child process, and
-        # a kill must take both, as a dying container does (else beat lives on, orphaned).
-        self.processes[name] = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def _start(self, name: str, args: list[str], ready=None, timeout: float = 30) -> None:
+        """Each in its own process group: the worker's embedded beat is a child process, and
+        a kill must take both, as a dying container does (else beat lives on, orphaned). A
+        start that fails stops what it started (process_start) and shows its log."""
+        log = self.tmp / f"{name}.log"
+        try:
+            with log.open("ab") as output:
+                self.processes[name] = process_start(
+                    args,
+                    ready=ready,
+                    timeout=timeout,
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                )
+        except RuntimeError as exc:
+            raise AssertionError(f"{name}: {exc}\n{log.read_text()}") from exc
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -98,18 +107,18 @@ class Stack:
         return json.loads(self.manage("shell", "-c", code).strip().splitlines()[-1])
 
     def web_start(self) -> None:
+        def answers() -> bool:
+            try:
+                requests.get(self.url + "/api/v1/practitioners/praktijk-de-linde/", timeout=5)
+            except requests.ConnectionError:
+                return False
+            return True
+
         self._start(
             "web",
             [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{self.web_port}"],
+            ready=answers,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(self.url + "/api/v1/practitioners/praktijk-de-linde/", timeout=5)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.3)
-        raise AssertionError((self.tmp / "web.log").read_text())
 
     def worker_start(self) -> None:
         self._start("worker", worker_command(self.tmp / f"beat-{uuid.uuid4().hex}"))
@@ -121,6 +130,13 @@ class Stack:
 
     def broker_start(self) -> None:
         if self.broker == "redis":
+
+            def pong() -> bool:
+                ping = subprocess.run(
+                    ["redis-cli", "-p", str(self.redis_port), "ping"], capture_output=True
+                )
+                return ping.stdout.strip() == b"PONG"
+
             self._start(
                 "redis",
                 [
@@ -134,15 +150,10 @@ class Stack:
                     "--appendonly",
                     "no",
                 ],
+                ready=pong,
+                timeout=10,
             )
-            for _ in range(50):
-                ping = subprocess.run(
-                    ["redis-cli", "-p", str(self.redis_port), "ping"], capture_output=True
-                )
-                if ping.stdout.strip() == b"PONG":
-                    return
-                time.sleep(0.1)
-            raise AssertionError("redis did not start")
+            return
         queue = self.tmp / "var" / "broker" / "queue"
         if queue.is_file():
             queue.unlink()
@@ -162,9 +173,7 @@ class Stack:
 
     def stop(self) -> None:
         for process in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+            process_stop(process, grace=0)
 
     # --- the service as its clients use it ----------------------------------------------
 
@@ -178,8 +187,11 @@ class Stack:
 
     def free_starts(self, type_id: int) -> list[str]:
         # The processes run on the real clock: any day works, as 20 days ahead always hold
-        # at least four working days past the client change window.
-        first = datetime.now(ZoneInfo("Europe/Amsterdam")).date() + timedelta(days=3)
+        # at least four working days past the client change window. Today is the service's
+        # (its Date header), which this process's clock may not be (tests.clock_shift).
+        served = requests.get(self.url + "/api/v1/practitioners/praktijk-de-linde/", timeout=10)
+        today = parsedate_to_datetime(served.headers["Date"]).astimezone(AMSTERDAM).date()
+        first = today + timedelta(days=3)
         response = requests.get(
             self.url + "/api/v1/slots/",
             params={
@@ -222,9 +234,8 @@ class Stack:
 
 @pytest.fixture
 def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
+    with SmtpSink() as server:
+        yield server
 
 
 def _stack_of(kind: str, tmp_path: Path, sink: SmtpSink):

@@ -86,7 +86,7 @@ def test_invalid_grant_in_channel_stop_marks_reconnect_and_spares_other_practice
 # --- 2. a mail item that cannot be decrypted (key changed without reencrypttokens) --------
 
 
-def test_undecryptable_mail_item_does_not_poison_the_outbox(settings, mailoutbox):
+def test_undecryptable_mail_item_does_not_poison_the_outbox(settings, mailoutbox, clock_at_now):
     settings.TOKEN_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     person = factories.practitioner()
     _book(person, 1, hour=9)  # sealed under the old key

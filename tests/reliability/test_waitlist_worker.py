@@ -13,12 +13,13 @@ import requests
 from tests.reliability.smtp_sink import SmtpSink
 from tests.reliability.test_nothing_lost import _stack_of
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def sink():
-    server = SmtpSink().start()
-    yield server
-    server.stop()
+    with SmtpSink() as server:
+        yield server
 
 
 @pytest.fixture(params=["postgres+redis", "embedded"])

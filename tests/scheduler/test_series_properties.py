@@ -4,6 +4,7 @@ import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -105,6 +106,7 @@ def _minutes(instant, tz):
     return local.hour * 60 + local.minute
 
 
+@pytest.mark.slow
 @settings(max_examples=250, deadline=None)
 @given(windowed_scenarios())
 def test_every_proposed_set_and_option_is_free_in_its_window_ordered_on_distinct_days(scenario):

@@ -102,7 +102,7 @@ def test_an_address_holds_a_few_waiting_entries(small_practice, settings):
     join(follow_up, 2)  # another address
 
 
-def test_joined_mail_has_the_leave_link(small_practice):
+def test_joined_mail_has_the_leave_link(small_practice, clock_at_now):
     _, follow_up, _ = small_practice
     join(follow_up, 1)
     (message,) = mailed(NOW)

@@ -25,21 +25,20 @@ NOW = utc(2027, 2, 22, 7)
 
 @pytest.fixture
 def fake(settings, monkeypatch):
-    server = FakeGoogleCalendar().start()
-    settings.GOOGLE_CLIENT_ID, settings.GOOGLE_CLIENT_SECRET = (
-        server.client_id,
-        server.client_secret,
-    )
-    settings.GOOGLE_AUTH_URI, settings.GOOGLE_TOKEN_URI = server.auth_uri, server.token_uri
-    settings.GOOGLE_REVOKE_URI, settings.GOOGLE_API_ENDPOINT = (
-        server.revoke_uri,
-        server.api_endpoint,
-    )
-    settings.PUBLIC_BASE_URL = "http://testserver"
-    monkeypatch.setattr("googleapiclient.http.time.sleep", lambda seconds: None)
-    monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake speaks plain http
-    yield server
-    server.stop()
+    with FakeGoogleCalendar() as server:  # stopped however the set-up or test ends
+        settings.GOOGLE_CLIENT_ID, settings.GOOGLE_CLIENT_SECRET = (
+            server.client_id,
+            server.client_secret,
+        )
+        settings.GOOGLE_AUTH_URI, settings.GOOGLE_TOKEN_URI = server.auth_uri, server.token_uri
+        settings.GOOGLE_REVOKE_URI, settings.GOOGLE_API_ENDPOINT = (
+            server.revoke_uri,
+            server.api_endpoint,
+        )
+        settings.PUBLIC_BASE_URL = "http://testserver"
+        monkeypatch.setattr("googleapiclient.http.time.sleep", lambda seconds: None)
+        monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")  # the fake speaks plain http
+        yield server
 
 
 def test_erase_tells_the_client_first_and_scrubs_the_google_event_before_deleting(
@@ -105,7 +104,7 @@ def test_another_user_cannot_complete_a_practitioners_google_authorisation(fake)
     assert CalendarConnection.objects.get(kind="google").practitioner == anna
 
 
-def test_outbox_messages_are_encrypted_at_rest(settings):
+def test_outbox_messages_are_encrypted_at_rest(settings, clock_at_now):
     person = factories.practitioner()
     follow_up = factories.appointment_type(person, duration_minutes=30)
     booking_create(

@@ -29,19 +29,18 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def fake(settings, monkeypatch):
-    server = FakeGoogleCalendar().start()
-    settings.GOOGLE_CLIENT_ID = server.client_id
-    settings.GOOGLE_CLIENT_SECRET = server.client_secret
-    settings.GOOGLE_AUTH_URI = server.auth_uri
-    settings.GOOGLE_TOKEN_URI = server.token_uri
-    settings.GOOGLE_REVOKE_URI = server.revoke_uri
-    settings.GOOGLE_API_ENDPOINT = server.api_endpoint
-    settings.GOOGLE_TIMEOUT_SECONDS = 0.5
-    settings.PUBLIC_BASE_URL = "http://testserver"
-    # The client sleeps up to seconds between its own retries; tests need not wait.
-    monkeypatch.setattr("googleapiclient.http.time.sleep", lambda seconds: None)
-    yield server
-    server.stop()
+    with FakeGoogleCalendar() as server:  # stopped however the set-up or test ends
+        settings.GOOGLE_CLIENT_ID = server.client_id
+        settings.GOOGLE_CLIENT_SECRET = server.client_secret
+        settings.GOOGLE_AUTH_URI = server.auth_uri
+        settings.GOOGLE_TOKEN_URI = server.token_uri
+        settings.GOOGLE_REVOKE_URI = server.revoke_uri
+        settings.GOOGLE_API_ENDPOINT = server.api_endpoint
+        settings.GOOGLE_TIMEOUT_SECONDS = 0.5
+        settings.PUBLIC_BASE_URL = "http://testserver"
+        # The client sleeps up to seconds between its own retries; tests need not wait.
+        monkeypatch.setattr("googleapiclient.http.time.sleep", lambda seconds: None)
+        yield server
 
 
 @pytest.fixture
@@ -126,6 +125,7 @@ def test_booking_pushes_one_private_event_per_session(
     assert live_events(fake) == {}
 
 
+@pytest.mark.slow
 def test_random_faults_over_200_changes_end_with_exactly_the_live_sessions(
     frozen_clock, fake, practice, connection
 ):

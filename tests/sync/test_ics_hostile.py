@@ -67,6 +67,7 @@ def limits(settings):
     settings.ICS_IMPORT_MAX_MB = 300
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FEEDS))
 def test_hostile_feed_keeps_the_busy_time_and_says_why(feed_server, limits, name):
     person = factories.practitioner()

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 NOW = utc(2027, 2, 22, 7)
 
 
-def test_old_key_can_be_removed_after_reencrypting(settings, mailoutbox):
+def test_old_key_can_be_removed_after_reencrypting(settings, mailoutbox, clock_at_now):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.TOKEN_ENCRYPTION_KEYS = [old]
     person = factories.practitioner()
