@@ -4,7 +4,6 @@ from django.utils import timezone
 
 from scheduler.admin.scope import PractitionerScopedAdmin
 from sync import connectors
-from sync.caldav.service import caldav_url_check
 from sync.ics.fetch import FeedFetchError
 from sync.models import CalendarConnection, FeedToken
 from web.tenancy import register_path
@@ -15,14 +14,15 @@ register_path(FeedToken, "practitioner")
 
 class CalendarConnectionForm(forms.ModelForm):
     def clean(self):
-        """A CalDAV address typed here obeys the rules of the API: no private host, and
-        no plain http:// unless that is allowed (the password would travel in clear)."""
+        """An address typed here obeys the rules of the API, as its kind's connector says
+        (no private host; for CalDAV no plain http:// unless allowed: the password would
+        travel in clear)."""
         cleaned = super().clean()
         kind = cleaned.get("kind") or self.instance.kind
         url = cleaned.get("url")
-        if kind == CalendarConnection.Kind.CALDAV and url and "url" in self.changed_data:
+        if kind and url and "url" in self.changed_data:
             try:
-                cleaned["url"] = caldav_url_check(url)
+                cleaned["url"] = connectors.get(kind).url_check(url)
             except FeedFetchError as exc:
                 self.add_error("url", str(exc))
         return cleaned

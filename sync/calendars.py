@@ -222,6 +222,11 @@ class IcsConnector(Connector):
     label = _("Subscription (ICS)")
     editable = frozenset({"name", "block_all_day", "url"})
 
+    def url_check(self, url: str) -> str:
+        url = normalise_feed_url(url)
+        check_address(url)
+        return url
+
     def connect(self, *, practitioner, user, values, redirect_uri, now) -> Connected:
         connection = ics_connection_create(
             practitioner=practitioner,

@@ -80,6 +80,11 @@ class Connector:
         FeedFetchError for an address that will not be contacted."""
         raise NotImplementedError(f"{type(self).__name__}.connect() must be overridden")
 
+    def url_check(self, url: str) -> str:
+        """The address as it will be stored, or FeedFetchError in plain words; the admin's
+        form asks this before it saves an address typed by hand. Default: no address."""
+        return url
+
     def update(self, *, connection: CalendarConnection, values: dict, now: datetime):
         """Change what `editable` allows; raises Refused or FeedFetchError."""
         raise NotImplementedError(f"{type(self).__name__}.update() must be overridden")

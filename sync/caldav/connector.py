@@ -13,6 +13,7 @@ from sync.caldav.service import (
     caldav_connection_sync_now,
     caldav_connection_update,
     caldav_connections_due,
+    caldav_url_check,
     clients_close,
     push_item_deliver,
 )
@@ -33,6 +34,10 @@ class CalDAVConnector(Connector):
         {"name", "block_all_day", "push_calendar_id", "busy_calendar_ids", "username", "password"}
     )
     sealed_fields = ("caldav_password",)
+
+    def url_check(self, url: str) -> str:
+        return caldav_url_check(url)
+
     reconnect = Reconnect(
         subject=_("Your calendar needs a new password"),
         problem=_(
