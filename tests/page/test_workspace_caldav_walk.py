@@ -8,7 +8,7 @@ import pytest
 from scheduler.models import BusyBlock
 from sync.models import CalendarConnection
 from tests.page.test_workspace_walk import check_page, log_in, open_page, person, press  # noqa: F401
-from tests.sync.test_caldav import account, at, proxy, radicale, vevent  # noqa: F401
+from tests.sync.test_caldav import account, at, proxy, vevent  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_practitioner_connects_chooses_and_removes_a_caldav_calendar(
     open_page,  # noqa: F811
     person,  # noqa: F811
-    radicale,  # noqa: F811
+    radicale,
     account,  # noqa: F811
     proxy,  # noqa: F811
     width,

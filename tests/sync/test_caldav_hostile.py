@@ -37,7 +37,6 @@ from tests.sync.test_caldav import (  # noqa: F401 - fixtures
     connection,
     proxy,
     pull,
-    radicale,
     vevent,
 )
 

@@ -14,7 +14,7 @@ from sync.caldav import service as caldav
 from sync.models import CalendarConnection, OutboxItem
 from sync.sealing import seal
 from tests.factories import utc
-from tests.sync.test_caldav import account, at, proxy, radicale, vevent  # noqa: F401
+from tests.sync.test_caldav import account, at, proxy, vevent  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def test_an_item_nobody_delivers_waits_and_says_so(practice, monkeypatch):
 
 def test_beat_reads_a_caldav_calendar_when_it_is_due(
     practice,
-    radicale,  # noqa: F811
+    radicale,
     account,  # noqa: F811
     proxy,  # noqa: F811
 ):

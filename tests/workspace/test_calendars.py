@@ -10,7 +10,7 @@ from sync.caldav import service as caldav
 from sync.caldav.push import resource_name
 from sync.models import CalendarConnection, OutboxItem
 from tests import factories
-from tests.sync.test_caldav import account, at, events_in, proxy, radicale, vevent  # noqa: F401
+from tests.sync.test_caldav import account, at, events_in, proxy, vevent  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def free(kind, moment) -> bool:
 def test_sync_now_on_a_caldav_calendar_reads_it_and_sends_what_waits(
     http,
     person,
-    radicale,  # noqa: F811
+    radicale,
     account,  # noqa: F811
     proxy,  # noqa: F811
     django_capture_on_commit_callbacks,
@@ -71,7 +71,7 @@ def test_sync_now_on_a_caldav_calendar_reads_it_and_sends_what_waits(
 def test_removing_a_caldav_calendar_frees_its_busy_time(
     http,
     person,
-    radicale,  # noqa: F811
+    radicale,
     account,  # noqa: F811
     proxy,  # noqa: F811
     django_capture_on_commit_callbacks,
@@ -126,7 +126,7 @@ def test_the_calendars_page_names_each_kind_and_its_trouble(http, person):
 def test_a_caldav_calendar_is_connected_from_the_workspace_without_calling_out_in_the_request(
     http,
     person,
-    radicale,  # noqa: F811
+    radicale,
     account,  # noqa: F811
     proxy,  # noqa: F811
     django_capture_on_commit_callbacks,
@@ -216,7 +216,7 @@ def test_a_plain_http_caldav_address_is_refused_in_dutch(http, person, settings)
 def test_a_new_password_for_a_caldav_calendar_clears_reconnect_needed(
     http,
     person,
-    radicale,  # noqa: F811
+    radicale,
     account,  # noqa: F811
     proxy,  # noqa: F811
     django_capture_on_commit_callbacks,
