@@ -26,6 +26,7 @@ from django.db.models.functions import Least
 from django.utils import timezone
 from rest_framework.throttling import BaseThrottle
 
+from scheduler.practice import account_lock
 from sync.mail import login_locked_queue
 from web.limits import client_network
 
@@ -86,15 +87,9 @@ class LoginLockoutHandler(AxesDatabaseHandler):
         if user is None:
             return super().user_login_failed(sender, credentials, request=request, **kwargs)
         with transaction.atomic():
-            # Failures of one account wait for each other here (a row lock on PostgreSQL;
-            # IMMEDIATE transactions on SQLite), so exactly one of them sees the count
-            # cross the limit and mails, however many arrive at once.
-            list(
-                get_user_model()
-                .objects.select_for_update()
-                .filter(pk=user.pk)
-                .values_list("pk", flat=True)
-            )
+            # Failures of one account wait for each other here, so exactly one of them sees
+            # the count cross the limit and mails, however many arrive at once.
+            account_lock(user.pk)
             before = self.account_failures(request, credentials)
             super().user_login_failed(sender, credentials, request=request, **kwargs)
             after = self.account_failures(request, credentials)

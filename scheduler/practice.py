@@ -43,6 +43,15 @@ def practitioner_lock(practitioner_id: int) -> Practitioner | None:
     return Practitioner.objects.select_for_update().filter(pk=practitioner_id).first()
 
 
+def account_lock(user_id: int) -> None:
+    """Lock the user's row until the transaction ends: what must happen once per account
+    however many requests arrive at once (a token rotation, the login lock's e-mail) waits
+    here. On SQLite the IMMEDIATE transaction already serialises writes."""
+    list(
+        get_user_model().objects.select_for_update().filter(pk=user_id).values_list("pk", flat=True)
+    )
+
+
 def practitioner_create(
     *,
     username: str,

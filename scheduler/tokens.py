@@ -6,6 +6,8 @@ from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from rest_framework.authtoken.models import Token
 
+from scheduler.practice import account_lock
+
 
 def token_issue(*, user) -> str:
     """The user's API token, made now if they have none."""
@@ -22,15 +24,9 @@ def token_rotate(*, user, presented: str | None = None) -> str | None:
     (401), and exactly one new token lives, the one the winning rotation handed out.
     """
     with transaction.atomic():
-        # Rotations of one user wait for each other here (a row lock on PostgreSQL; on
-        # SQLite the IMMEDIATE transaction already serialises): otherwise two deletes pass
-        # and the second insert breaks the one-token-per-user constraint (a 500).
-        list(
-            get_user_model()
-            .objects.select_for_update()
-            .filter(pk=user.pk)
-            .values_list("pk", flat=True)
-        )
+        # Rotations of one user wait for each other here: otherwise two deletes pass and
+        # the second insert breaks the one-token-per-user constraint (a 500).
+        account_lock(user.pk)
         if presented is not None and not Token.objects.filter(user=user, key=presented).exists():
             return None
         Token.objects.filter(user=user).delete()
